@@ -35,6 +35,21 @@ fi
 
 if [ "$want_python" -eq 1 ]; then
   py_pkgs=(numpy gguf tokenizers sentencepiece grpcio grpcio-tools protobuf pytest)
-  python3 -m pip install -q --disable-pip-version-check "${py_pkgs[@]}" 2>&1 | grep -v "Running pip as the 'root' user" || true
+  missing_py=()
+  for p in "${py_pkgs[@]}"; do
+    python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_py+=("$p")
+  done
+  if [ "${#missing_py[@]}" -gt 0 ]; then
+    echo "install-deps: installing Python packages ${missing_py[*]}"
+    # Debian's own python3 refuses system-wide pip installs (PEP 668); these are test tools.
+    if ! python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}" 2>/tmp/hobbit-pip.log; then
+      if grep -q externally-managed /tmp/hobbit-pip.log; then
+        python3 -m pip install -q --disable-pip-version-check --break-system-packages "${missing_py[@]}"
+      else
+        cat /tmp/hobbit-pip.log >&2
+        exit 1
+      fi
+    fi
+  fi
 fi
 echo "install-deps: done"

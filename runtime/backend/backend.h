@@ -1,0 +1,164 @@
+// Backend: the device interface that the model graph is written against, once.
+//
+// A backend owns device memory and runs ops on it. The CPU backend's "device memory" is host
+// memory from a budgeted arena and its ops are the kernels in kernels/cpu and kernels/quant; the
+// CUDA backend implements the same calls with kernels/cuda. Nothing above this interface
+// includes a CUDA header.
+//
+// Conventions for every op: activations are float32, row-major, contiguous; pointers are device
+// pointers of this backend (from Allocate or WeightView::data); ops are enqueued in order on the
+// backend's one compute stream and complete before any later op or CopyToHost reads their output.
+// Ops return InvalidArgument for shapes they cannot run (naming the op and the shape).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace hobbit::runtime {
+
+// A matrix of `rows` rows of `cols` elements of a GGUF tensor type, in backend memory:
+// y = W x reads row r at data + r * row_bytes. A 3-D expert tensor is `n_expert` such matrices
+// at data + e * rows * row_bytes (ExpertSlab below).
+struct WeightView {
+  uint32_t type = 0;         // ggml type id (kernels/base/ggml_type.h)
+  int64_t rows = 0;          // output features (ggml ne[1])
+  int64_t cols = 0;          // input features, the row length (ggml ne[0])
+  int64_t row_bytes = 0;
+  const void* data = nullptr;
+
+  int64_t bytes() const { return rows * row_bytes; }
+};
+
+// Memory of this backend. Freed when destroyed.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+  virtual void* data() = 0;
+  virtual size_t bytes() const = 0;
+
+  template <typename T>
+  T* as() { return static_cast<T*>(data()); }
+};
+
+enum class RopeStyle {
+  kAdjacentPairs,  // (x[2i], x[2i+1]) rotate together: GGUF `llama` (converter permutes Q/K)
+  kHalfSplit,      // (x[i], x[i + n_rot/2]): NEOX style, qwen2moe/qwen3moe/olmoe
+};
+
+// Paged causal attention for a batch of tokens from several sequences.
+struct AttentionParams {
+  const float* q = nullptr;  // [n_tokens, n_head, head_dim_k], RoPE applied
+  float* out = nullptr;      // [n_tokens, n_head, head_dim_v]
+  int32_t n_tokens = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;  // n_head % n_head_kv == 0 (grouped-query attention)
+  int32_t head_dim_k = 0;
+  int32_t head_dim_v = 0;
+  float scale = 1.0f;
+  // This layer's cache, [num_blocks, block_size, n_head_kv, head_dim] float32.
+  const float* k_cache = nullptr;
+  const float* v_cache = nullptr;
+  int32_t block_size = 0;
+  // Device arrays: token t belongs to sequence token_seq[t] and sits at position token_pos[t];
+  // it attends to positions 0..token_pos[t] of its sequence, whose blocks are
+  // block_tables[seq * max_blocks ...].
+  const int32_t* token_seq = nullptr;
+  const int32_t* token_pos = nullptr;
+  const int32_t* block_tables = nullptr;
+  int32_t max_blocks = 0;
+};
+
+// Writes K and V rows of a step into the paged cache at the given slots
+// (slot = block * block_size + offset within the block).
+struct KvWriteParams {
+  const float* k = nullptr;  // [n_tokens, n_head_kv * head_dim_k]
+  const float* v = nullptr;  // [n_tokens, n_head_kv * head_dim_v]
+  float* k_cache = nullptr;
+  float* v_cache = nullptr;
+  const int32_t* slots = nullptr;  // [n_tokens], device
+  int32_t n_tokens = 0;
+  int32_t k_row = 0;  // n_head_kv * head_dim_k
+  int32_t v_row = 0;  // n_head_kv * head_dim_v
+};
+
+struct RopeParams {
+  float* x = nullptr;  // [n_tokens, n_heads, head_dim], rotated in place
+  const int32_t* positions = nullptr;  // [n_tokens], device
+  int32_t n_tokens = 0;
+  int32_t n_heads = 0;
+  int32_t head_dim = 0;
+  int32_t n_rot = 0;  // leading dims of each head that rotate (<= head_dim, even)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;  // linear position scaling (1 = none)
+  RopeStyle style = RopeStyle::kAdjacentPairs;
+};
+
+// Router: softmax over n_expert logits per token, top-k, optional renormalization of the k.
+// Outputs land in HOST memory: the expert FFN decides on the host what to run.
+struct RouterParams {
+  const float* logits = nullptr;  // [n_tokens, n_expert], device
+  int32_t n_tokens = 0;
+  int32_t n_expert = 0;
+  int32_t k = 0;
+  bool renormalize = true;
+  int32_t* ids_host = nullptr;      // [n_tokens, k], sorted by weight descending
+  float* weights_host = nullptr;    // [n_tokens, k]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  virtual std::string_view name() const = 0;
+
+  // --- memory ---
+  // `what` names the allocation in the out-of-memory error.
+  virtual absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) = 0;
+  // Makes a weight usable by ops. The CPU backend uses the host bytes in place (they must
+  // outlive the backend's use, e.g. the mmapped GGUF); a GPU backend uploads them.
+  virtual absl::StatusOr<WeightView> UploadWeight(const WeightView& host, std::string_view name) = 0;
+  virtual absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
+  virtual absl::Status CopyToHost(void* dst, const void* src, size_t bytes) = 0;
+  virtual absl::Status Synchronize() = 0;
+
+  // --- ops ---
+  // out[i, :] = row ids[i] of table, as float32.
+  virtual absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) = 0;
+  // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens.
+  virtual absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) = 0;
+  // out[r, :] = x[r, :] / rms(x[r, :]) * weight (weight may be null: no scale).
+  virtual absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                               float* out) = 0;
+  virtual absl::Status Rope(const RopeParams& p) = 0;
+  virtual absl::Status WriteKv(const KvWriteParams& p) = 0;
+  virtual absl::Status Attention(const AttentionParams& p) = 0;
+  // out = silu(gate) * up, elementwise over n.
+  virtual absl::Status SiluMul(const float* gate, const float* up, int64_t n, float* out) = 0;
+  // x[i] += y[i].
+  virtual absl::Status Add(float* x, const float* y, int64_t n) = 0;
+  // x[i] = value.
+  virtual absl::Status Fill(float* x, float value, int64_t n) = 0;
+  // x[r, :] += bias[:] for every row.
+  virtual absl::Status AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) = 0;
+  virtual absl::Status Router(const RouterParams& p) = 0;
+  // dst[i, :] = src[rows_host[i], :]
+  virtual absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim,
+                                  float* dst) = 0;
+  // dst[rows_host[i], :] += scales_host[i] * src[i, :]
+  virtual absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
+                                        int32_t n, int64_t dim, float* dst) = 0;
+  // x[r, :] *= sigmoid(gate[r]) (gate in device memory, one value per row).
+  virtual absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) = 0;
+};
+
+}  // namespace hobbit::runtime

@@ -1,0 +1,235 @@
+#include "runtime/backend/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/base/ggml_type.h"
+#include "kernels/base/status_macros.h"
+#include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/quant_matmul.h"
+#include "kernels/cpu/rms_norm.h"
+#include "kernels/cpu/rope.h"
+#include "kernels/cpu/router_topk.h"
+#include "kernels/cpu/silu_mul.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/quant/dequantize.h"
+#include "kernels/quant/quant_types.h"
+
+namespace hobbit::runtime {
+namespace {
+
+using kernels::GgmlType;
+
+class HostBuffer final : public DeviceBuffer {
+ public:
+  HostBuffer(void* data, size_t bytes, std::shared_ptr<std::atomic<int64_t>> counter)
+      : data_(data), bytes_(bytes), counter_(std::move(counter)) {}
+  ~HostBuffer() override {
+    std::free(data_);
+    counter_->fetch_sub(static_cast<int64_t>(bytes_));
+  }
+  void* data() override { return data_; }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  void* data_;
+  size_t bytes_;
+  std::shared_ptr<std::atomic<int64_t>> counter_;
+};
+
+absl::Status CheckWeight(const WeightView& w, std::string_view op) {
+  auto traits = kernels::GetGgmlTypeTraits(w.type);
+  if (!traits || !kernels::QuantTypeSupported(static_cast<GgmlType>(w.type))) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(op), ": weight type ", kernels::GgmlTypeName(w.type),
+                                                   " is not supported"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const CpuBackendOptions& options)
+    : options_(options),
+      pool_(std::make_unique<kernels::ThreadPool>(options.threads)),
+      allocated_(std::make_shared<std::atomic<int64_t>>(0)) {}
+
+CpuBackend::~CpuBackend() = default;
+
+absl::StatusOr<std::unique_ptr<DeviceBuffer>> CpuBackend::Allocate(size_t bytes, std::string_view what) {
+  const int64_t want = static_cast<int64_t>(bytes);
+  const int64_t before = allocated_->fetch_add(want);
+  if (options_.memory_budget > 0 && before + want > options_.memory_budget) {
+    allocated_->fetch_sub(want);
+    return absl::ResourceExhaustedError(absl::StrCat("out of backend memory allocating ", std::string(what), ": ", bytes,
+                                                     " bytes wanted, ", options_.memory_budget - before,
+                                                     " of the budget of ", options_.memory_budget, " left"));
+  }
+  // 64-byte alignment for vector loads; round the size up as aligned_alloc requires.
+  const size_t padded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* data = std::aligned_alloc(64, padded);
+  if (data == nullptr) {
+    allocated_->fetch_sub(want);
+    return absl::ResourceExhaustedError(absl::StrCat("out of host memory allocating ", std::string(what), ": ", bytes, " bytes"));
+  }
+  return std::make_unique<HostBuffer>(data, bytes, allocated_);
+}
+
+absl::StatusOr<WeightView> CpuBackend::UploadWeight(const WeightView& host, std::string_view name) {
+  auto status = CheckWeight(host, "upload");
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("tensor ", std::string(name), ": ", status.message()));
+  return host;
+}
+
+absl::Status CpuBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) {
+  HOBBIT_RETURN_IF_ERROR(CheckWeight(table, "get_rows"));
+  const auto* base = static_cast<const uint8_t*>(table.data);
+  for (int32_t i = 0; i < n; ++i) {
+    if (ids_host[i] < 0 || ids_host[i] >= table.rows) {
+      return absl::InvalidArgumentError(absl::StrCat("get_rows: id ", ids_host[i], " out of range [0, ", table.rows, ")"));
+    }
+    HOBBIT_RETURN_IF_ERROR(kernels::DequantizeRow(static_cast<GgmlType>(table.type),
+                                                  base + ids_host[i] * table.row_bytes, out + i * table.cols,
+                                                  table.cols));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) {
+  kernels::QuantMatMulParams p;
+  p.type = static_cast<GgmlType>(w.type);
+  p.w = w.data;
+  p.rows = w.rows;
+  p.cols = w.cols;
+  p.row_bytes = w.row_bytes;
+  p.x = x;
+  p.n_tokens = n_tokens;
+  p.y = y;
+  return kernels::QuantMatMul(p, pool_.get());
+}
+
+absl::Status CpuBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                 float* out) {
+  kernels::RmsNormF32(x, weight, n_rows, dim, eps, out, pool_.get());
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Rope(const RopeParams& p) {
+  if (p.n_rot % 2 != 0 || p.n_rot > p.head_dim) {
+    return absl::InvalidArgumentError(absl::StrCat("rope: n_rot ", p.n_rot, " must be even and <= head_dim ", p.head_dim));
+  }
+  kernels::RopeF32Params k;
+  k.x = p.x;
+  k.positions = p.positions;
+  k.n_tokens = p.n_tokens;
+  k.n_heads = p.n_heads;
+  k.head_dim = p.head_dim;
+  k.n_rot = p.n_rot;
+  k.freq_base = p.freq_base;
+  k.freq_scale = p.freq_scale;
+  k.half_split = p.style == RopeStyle::kHalfSplit;
+  kernels::RopeF32(k);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::WriteKv(const KvWriteParams& p) {
+  for (int32_t t = 0; t < p.n_tokens; ++t) {
+    const int64_t slot = p.slots[t];
+    std::memcpy(p.k_cache + slot * p.k_row, p.k + static_cast<int64_t>(t) * p.k_row, p.k_row * sizeof(float));
+    std::memcpy(p.v_cache + slot * p.v_row, p.v + static_cast<int64_t>(t) * p.v_row, p.v_row * sizeof(float));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Attention(const AttentionParams& p) {
+  if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("attention: ", p.n_head, " heads are not a multiple of ",
+                                                   p.n_head_kv, " KV heads"));
+  }
+  kernels::PagedAttentionF32Params k;
+  k.q = p.q;
+  k.out = p.out;
+  k.n_tokens = p.n_tokens;
+  k.n_head = p.n_head;
+  k.n_head_kv = p.n_head_kv;
+  k.head_dim_k = p.head_dim_k;
+  k.head_dim_v = p.head_dim_v;
+  k.scale = p.scale;
+  k.k_cache = p.k_cache;
+  k.v_cache = p.v_cache;
+  k.block_size = p.block_size;
+  k.token_seq = p.token_seq;
+  k.token_pos = p.token_pos;
+  k.block_tables = p.block_tables;
+  k.max_blocks = p.max_blocks;
+  kernels::PagedAttentionF32(k, pool_.get());
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  kernels::SiluMulF32(gate, up, n, out);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Add(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Fill(float* x, float value, int64_t n) {
+  std::fill(x, x + n, value);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t i = 0; i < dim; ++i) x[r * dim + i] += bias[i];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Router(const RouterParams& p) {
+  if (p.k <= 0 || p.k > p.n_expert) {
+    return absl::InvalidArgumentError(absl::StrCat("router: k = ", p.k, " with ", p.n_expert, " experts"));
+  }
+  kernels::RouterTopKF32(p.logits, p.n_tokens, p.n_expert, p.k, p.renormalize, p.ids_host, p.weights_host);
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) {
+  for (int32_t i = 0; i < n; ++i) std::memcpy(dst + i * dim, src + rows_host[i] * dim, dim * sizeof(float));
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
+                                          int32_t n, int64_t dim, float* dst) {
+  for (int32_t i = 0; i < n; ++i) {
+    float* d = dst + rows_host[i] * dim;
+    const float* s = src + i * dim;
+    const float w = scales_host[i];
+    for (int64_t j = 0; j < dim; ++j) d[j] += w * s[j];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float s = 1.0f / (1.0f + std::exp(-gate[r]));
+    for (int64_t i = 0; i < dim; ++i) x[r * dim + i] *= s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hobbit::runtime

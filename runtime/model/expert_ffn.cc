@@ -1,0 +1,57 @@
+#include "runtime/model/expert_ffn.h"
+
+#include <vector>
+
+#include "kernels/base/status_macros.h"
+
+namespace hobbit::runtime {
+
+absl::Status ResidentExpertFfn::Init(const ModelConfig& config, std::span<const LayerExperts> experts,
+                                     Backend& backend) {
+  config_ = config;
+  experts_ = experts;
+  backend_ = &backend;
+  return absl::OkStatus();
+}
+
+absl::Status ResidentExpertFfn::EnsureScratch(int32_t n_tokens) {
+  if (n_tokens <= scratch_tokens_) return absl::OkStatus();
+  const size_t f = sizeof(float);
+  HOBBIT_ASSIGN_OR_RETURN(x_e_, backend_->Allocate(f * n_tokens * config_.n_embd, "expert input rows"));
+  HOBBIT_ASSIGN_OR_RETURN(gate_, backend_->Allocate(f * n_tokens * config_.n_ff_exp, "expert gate activations"));
+  HOBBIT_ASSIGN_OR_RETURN(up_, backend_->Allocate(f * n_tokens * config_.n_ff_exp, "expert up activations"));
+  HOBBIT_ASSIGN_OR_RETURN(down_, backend_->Allocate(f * n_tokens * config_.n_embd, "expert outputs"));
+  scratch_tokens_ = n_tokens;
+  return absl::OkStatus();
+}
+
+absl::Status ResidentExpertFfn::Run(int32_t layer, const float* x, const ExpertRouting& routing, float* out) {
+  HOBBIT_RETURN_IF_ERROR(EnsureScratch(routing.n_tokens));
+  const LayerExperts& ex = experts_[layer];
+  // Tokens of each expert, in token order, with their router weights.
+  std::vector<std::vector<int32_t>> rows(config_.n_expert);
+  std::vector<std::vector<float>> scales(config_.n_expert);
+  for (int32_t t = 0; t < routing.n_tokens; ++t) {
+    for (int32_t j = 0; j < routing.k; ++j) {
+      const int32_t e = routing.ids[t * routing.k + j];
+      rows[e].push_back(t);
+      scales[e].push_back(routing.weights[t * routing.k + j]);
+    }
+  }
+  for (int32_t e = 0; e < config_.n_expert; ++e) {
+    const int32_t n = static_cast<int32_t>(rows[e].size());
+    if (n == 0) continue;
+    float* xe = x_e_->as<float>();
+    HOBBIT_RETURN_IF_ERROR(backend_->GatherRows(x, rows[e].data(), n, config_.n_embd, xe));
+    HOBBIT_RETURN_IF_ERROR(backend_->MatMul(ex.gate[e], xe, n, gate_->as<float>()));
+    HOBBIT_RETURN_IF_ERROR(backend_->MatMul(ex.up[e], xe, n, up_->as<float>()));
+    HOBBIT_RETURN_IF_ERROR(backend_->SiluMul(gate_->as<float>(), up_->as<float>(), int64_t{n} * config_.n_ff_exp,
+                                             gate_->as<float>()));
+    HOBBIT_RETURN_IF_ERROR(backend_->MatMul(ex.down[e], gate_->as<float>(), n, down_->as<float>()));
+    HOBBIT_RETURN_IF_ERROR(
+        backend_->ScatterAddScaled(down_->as<float>(), rows[e].data(), scales[e].data(), n, config_.n_embd, out));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hobbit::runtime

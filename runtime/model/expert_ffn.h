@@ -1,0 +1,56 @@
+// ExpertFfn: the seam where the routed experts of a MoE layer run.
+//
+// The model computes the router's choice per token and hands it here; an implementation runs
+// the chosen experts (SwiGLU: down(silu(gate x) * up x)) and accumulates their weighted outputs.
+// ResidentExpertFfn keeps every expert in backend memory; the offloading work supplies an
+// implementation that resolves experts against a device cache, loads, prefetches or skips.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "absl/status/status.h"
+#include "runtime/backend/backend.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/model_weights.h"
+
+namespace hobbit::runtime {
+
+// The router's decision for a batch of tokens, in host memory.
+struct ExpertRouting {
+  int32_t n_tokens = 0;
+  int32_t k = 0;
+  const int32_t* ids = nullptr;    // [n_tokens, k], each token's experts by weight, descending
+  const float* weights = nullptr;  // [n_tokens, k]
+  const int64_t* seq_ids = nullptr;  // [n_tokens]: the engine's sequence id of each token
+};
+
+// Used from the engine thread only.
+class ExpertFfn {
+ public:
+  virtual ~ExpertFfn() = default;
+  // Called once by Model::Load; `experts` (one entry per layer) stays valid while the model lives.
+  virtual absl::Status Init(const ModelConfig& config, std::span<const LayerExperts> experts, Backend& backend) = 0;
+  // out[t, :] += sum_j weights[t, j] * expert_{ids[t, j]}(x[t, :]) for every token of the batch.
+  // x and out are backend memory [n_tokens, n_embd].
+  virtual absl::Status Run(int32_t layer, const float* x, const ExpertRouting& routing, float* out) = 0;
+};
+
+// All experts resident in backend memory: tokens are grouped by expert and each expert runs
+// once per step over its tokens.
+class ResidentExpertFfn final : public ExpertFfn {
+ public:
+  absl::Status Init(const ModelConfig& config, std::span<const LayerExperts> experts, Backend& backend) override;
+  absl::Status Run(int32_t layer, const float* x, const ExpertRouting& routing, float* out) override;
+
+ private:
+  absl::Status EnsureScratch(int32_t n_tokens);
+
+  ModelConfig config_;
+  std::span<const LayerExperts> experts_;
+  Backend* backend_ = nullptr;
+  int32_t scratch_tokens_ = 0;
+  std::unique_ptr<DeviceBuffer> x_e_, gate_, up_, down_;
+};
+
+}  // namespace hobbit::runtime

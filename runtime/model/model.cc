@@ -1,0 +1,215 @@
+#include "runtime/model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/base/status_macros.h"
+#include "runtime/gguf/gguf_file.h"
+#include "runtime/model/expert_ffn.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/model/step_scratch.h"
+
+namespace hobbit::runtime {
+
+Model::Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config)
+    : file_(std::move(file)), backend_(backend), config_(std::move(config)) {}
+
+Model::~Model() = default;
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::shared_ptr<const GgufFile> file, Backend& backend,
+                                                   ModelLoadOptions options) {
+  if (file == nullptr) return absl::InvalidArgumentError("model: no file");
+  HOBBIT_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(*file));
+  std::unique_ptr<Model> model(new Model(std::move(file), backend, config));
+  HOBBIT_ASSIGN_OR_RETURN(model->weights_, LoadModelWeights(*model->file_, backend, model->config_));
+  model->expert_ffn_ = options.expert_ffn ? std::move(options.expert_ffn) : std::make_unique<ResidentExpertFfn>();
+  std::vector<LayerExperts> experts;
+  for (const LayerWeights& lw : model->weights_->layers) experts.push_back(lw.experts);
+  model->layer_experts_ = std::move(experts);
+  HOBBIT_RETURN_IF_ERROR(model->expert_ffn_->Init(model->config_, model->layer_experts_, backend));
+  model->scratch_ = std::make_unique<StepScratch>(backend, model->config_);
+  return model;
+}
+
+KvCacheShape Model::kv_shape() const {
+  return KvCacheShape{config_.n_layer, config_.n_head_kv, config_.head_dim_k, config_.head_dim_v};
+}
+
+absl::Status Model::ValidatePlan(const StepPlan& plan, const KvCache& kv) const {
+  const KvCacheShape want = kv_shape();
+  const KvCacheShape& have = kv.shape();
+  if (have.n_layers != want.n_layers || have.n_head_kv != want.n_head_kv || have.head_dim_k != want.head_dim_k ||
+      have.head_dim_v != want.head_dim_v) {
+    return absl::InvalidArgumentError("step: the KV cache was made for another model shape");
+  }
+  if (plan.tokens.empty() || plan.seqs.empty()) return absl::InvalidArgumentError("step: no tokens planned");
+  int32_t expected_first = 0;
+  for (size_t s = 0; s < plan.seqs.size(); ++s) {
+    const StepSequence& seq = plan.seqs[s];
+    if (seq.first_token != expected_first || seq.n_tokens <= 0 || seq.n_past < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("step: sequence ", s, " has inconsistent token counts"));
+    }
+    expected_first += seq.n_tokens;
+    const int64_t needed = (int64_t{seq.n_past} + seq.n_tokens + kv.block_size() - 1) / kv.block_size();
+    if (static_cast<int64_t>(seq.block_table.size()) < needed) {
+      return absl::InvalidArgumentError(absl::StrCat("step: sequence ", s, " needs ", needed,
+                                                     " KV blocks but its block table has ", seq.block_table.size()));
+    }
+    for (int32_t b : seq.block_table) {
+      if (b < 0 || b >= kv.num_blocks()) {
+        return absl::InvalidArgumentError(absl::StrCat("step: sequence ", s, " uses KV block ", b, " of ",
+                                                       kv.num_blocks()));
+      }
+    }
+  }
+  if (expected_first != plan.n_tokens()) {
+    return absl::InvalidArgumentError("step: sequences do not cover the planned tokens");
+  }
+  for (int32_t t : plan.tokens) {
+    if (t < 0 || t >= config_.n_vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("step: token id ", t, " is out of range [0, ", config_.n_vocab, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Model::Forward(const StepPlan& plan, KvCache& kv, StepOutput* out) {
+  HOBBIT_RETURN_IF_ERROR(ValidatePlan(plan, kv));
+  StepScratch& s = *scratch_;
+  HOBBIT_RETURN_IF_ERROR(s.Prepare(plan, kv.block_size()));
+  const int32_t n = plan.n_tokens();
+  HOBBIT_RETURN_IF_ERROR(backend_.GetRows(weights_->token_embd, plan.tokens.data(), n, s.x()));
+  for (int32_t l = 0; l < config_.n_layer; ++l) {
+    HOBBIT_RETURN_IF_ERROR(AttentionBlock(l, kv, n));
+    HOBBIT_RETURN_IF_ERROR(MoeBlock(l, n));
+  }
+  return Logits(plan, n, out);
+}
+
+absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
+  const LayerWeights& w = weights_->layers[l];
+  const ModelConfig& c = config_;
+  StepScratch& s = *scratch_;
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.x(), w.attn_norm, n, c.n_embd, c.rms_eps, s.h()));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wq, s.h(), n, s.q()));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wk, s.h(), n, s.k()));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wv, s.h(), n, s.v()));
+  const int64_t q_width = int64_t{c.n_head} * c.head_dim_k;
+  const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
+  const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
+  if (w.bq) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.q(), w.bq, n, q_width));
+  if (w.bk) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.k(), w.bk, n, k_width));
+  if (w.bv) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.v(), w.bv, n, v_width));
+  if (c.qk_norm == QkNorm::kPerHead) {
+    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.q(), w.q_norm, int64_t{n} * c.n_head, c.head_dim_k, c.rms_eps, s.q()));
+    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.k(), w.k_norm, int64_t{n} * c.n_head_kv, c.head_dim_k, c.rms_eps, s.k()));
+  } else if (c.qk_norm == QkNorm::kFullWidth) {
+    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.q(), w.q_norm, n, q_width, c.rms_eps, s.q()));
+    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.k(), w.k_norm, n, k_width, c.rms_eps, s.k()));
+  }
+  RopeParams rope;
+  rope.positions = s.positions();
+  rope.n_tokens = n;
+  rope.head_dim = c.head_dim_k;
+  rope.n_rot = c.n_rot;
+  rope.freq_base = c.rope_freq_base;
+  rope.freq_scale = c.rope_freq_scale;
+  rope.style = c.rope_style;
+  rope.x = s.q();
+  rope.n_heads = c.n_head;
+  HOBBIT_RETURN_IF_ERROR(backend_.Rope(rope));
+  rope.x = s.k();
+  rope.n_heads = c.n_head_kv;
+  HOBBIT_RETURN_IF_ERROR(backend_.Rope(rope));
+
+  KvWriteParams kw;
+  kw.k = s.k();
+  kw.v = s.v();
+  kw.k_cache = kv.k(l);
+  kw.v_cache = kv.v(l);
+  kw.slots = s.slots();
+  kw.n_tokens = n;
+  kw.k_row = static_cast<int32_t>(k_width);
+  kw.v_row = static_cast<int32_t>(v_width);
+  HOBBIT_RETURN_IF_ERROR(backend_.WriteKv(kw));
+
+  AttentionParams ap;
+  ap.q = s.q();
+  ap.out = s.attn();
+  ap.n_tokens = n;
+  ap.n_head = c.n_head;
+  ap.n_head_kv = c.n_head_kv;
+  ap.head_dim_k = c.head_dim_k;
+  ap.head_dim_v = c.head_dim_v;
+  ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim_k));
+  ap.k_cache = kv.k(l);
+  ap.v_cache = kv.v(l);
+  ap.block_size = kv.block_size();
+  ap.token_seq = s.token_seq();
+  ap.token_pos = s.positions();
+  ap.block_tables = s.block_tables();
+  ap.max_blocks = s.max_blocks();
+  HOBBIT_RETURN_IF_ERROR(backend_.Attention(ap));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wo, s.attn(), n, s.h()));
+  return backend_.Add(s.x(), s.h(), int64_t{n} * c.n_embd);
+}
+
+absl::Status Model::MoeBlock(int32_t l, int32_t n) {
+  const LayerWeights& w = weights_->layers[l];
+  const ModelConfig& c = config_;
+  StepScratch& s = *scratch_;
+  const int64_t width = int64_t{n} * c.n_embd;
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.x(), w.ffn_norm, n, c.n_embd, c.rms_eps, s.h()));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.router, s.h(), n, s.router_logits()));
+  RouterParams rp;
+  rp.logits = s.router_logits();
+  rp.n_tokens = n;
+  rp.n_expert = c.n_expert;
+  rp.k = c.n_expert_used;
+  rp.renormalize = c.norm_topk;
+  rp.ids_host = s.expert_ids();
+  rp.weights_host = s.expert_weights();
+  HOBBIT_RETURN_IF_ERROR(backend_.Router(rp));
+  HOBBIT_RETURN_IF_ERROR(backend_.Fill(s.moe_out(), 0.0f, width));
+  ExpertRouting routing{n, c.n_expert_used, s.expert_ids(), s.expert_weights(), s.seq_ids()};
+  HOBBIT_RETURN_IF_ERROR(expert_ffn_->Run(l, s.h(), routing, s.moe_out()));
+  if (c.n_ff_shexp > 0) {
+    const int64_t ff = int64_t{n} * c.n_ff_shexp;
+    HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_gate, s.h(), n, s.shexp_gate()));
+    HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_up, s.h(), n, s.shexp_up()));
+    HOBBIT_RETURN_IF_ERROR(backend_.SiluMul(s.shexp_gate(), s.shexp_up(), ff, s.shexp_gate()));
+    HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_down, s.shexp_gate(), n, s.attn()));
+    if (c.shared_expert_gated) {
+      HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_router, s.h(), n, s.router_logits()));
+      HOBBIT_RETURN_IF_ERROR(backend_.ScaleRowsBySigmoid(s.attn(), s.router_logits(), n, c.n_embd));
+    }
+    HOBBIT_RETURN_IF_ERROR(backend_.Add(s.moe_out(), s.attn(), width));
+  }
+  return backend_.Add(s.x(), s.moe_out(), width);
+}
+
+absl::Status Model::Logits(const StepPlan& plan, int32_t n, StepOutput* out) {
+  StepScratch& s = *scratch_;
+  std::vector<int32_t> rows;
+  for (const StepSequence& seq : plan.seqs) {
+    if (seq.logits == LogitsWanted::kLast) rows.push_back(seq.first_token + seq.n_tokens - 1);
+    if (seq.logits == LogitsWanted::kAll) {
+      for (int32_t i = 0; i < seq.n_tokens; ++i) rows.push_back(seq.first_token + i);
+    }
+  }
+  const int32_t n_rows = static_cast<int32_t>(rows.size());
+  out->n_rows = n_rows;
+  out->n_vocab = config_.n_vocab;
+  out->logits.resize(static_cast<size_t>(n_rows) * config_.n_vocab);
+  if (n_rows == 0) return absl::OkStatus();
+  HOBBIT_RETURN_IF_ERROR(backend_.GatherRows(s.x(), rows.data(), n_rows, config_.n_embd, s.h()));
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.h(), weights_->output_norm, n_rows, config_.n_embd, config_.rms_eps, s.h()));
+  HOBBIT_ASSIGN_OR_RETURN(float* logits, s.Logits(n_rows, config_.n_vocab));
+  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(weights_->output, s.h(), n_rows, logits));
+  return backend_.CopyToHost(out->logits.data(), logits, out->logits.size() * sizeof(float));
+}
+
+}  // namespace hobbit::runtime

@@ -1,0 +1,68 @@
+// Model: a loaded MoE language model that runs one engine step at a time.
+//
+//   HOBBIT_ASSIGN_OR_RETURN(auto file, GgufFile::Open(path));
+//   HOBBIT_ASSIGN_OR_RETURN(auto model, Model::Load(file, backend, {}));
+//   HOBBIT_ASSIGN_OR_RETURN(auto kv, KvCache::Create(backend, model->kv_shape(), 16, 256));
+//   StepOutput out;
+//   HOBBIT_RETURN_IF_ERROR(model->Forward(plan, *kv, &out));
+//
+// The graph (embedding -> layers of attention and MoE FFN -> norm -> LM head) is written once
+// against Backend. The routed experts run behind the ExpertFfn seam, which the offloading work
+// replaces; by default every expert is resident.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/backend/backend.h"
+#include "runtime/kv/kv_cache.h"
+#include "runtime/model/expert_ffn.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/step_plan.h"
+
+namespace hobbit::runtime {
+
+class GgufFile;
+class StepScratch;
+
+struct ModelLoadOptions {
+  // Replaces the resident expert FFN (offloading). Null: all experts resident in the backend.
+  std::unique_ptr<ExpertFfn> expert_ffn;
+};
+
+// Not thread-safe: Forward runs on the engine thread only. Keeps `file` and `backend` alive
+// references: both must outlive the model.
+class Model {
+ public:
+  static absl::StatusOr<std::unique_ptr<Model>> Load(std::shared_ptr<const GgufFile> file, Backend& backend,
+                                                     ModelLoadOptions options);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+  KvCacheShape kv_shape() const;
+
+  // Runs one step: writes the K/V of every planned token and fills `out` with the logits asked
+  // for. InvalidArgument for a malformed plan (token id out of range, block table too short,
+  // inconsistent counts), naming the sequence.
+  absl::Status Forward(const StepPlan& plan, KvCache& kv, StepOutput* out);
+
+ private:
+  Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config);
+  absl::Status ValidatePlan(const StepPlan& plan, const KvCache& kv) const;
+  absl::Status AttentionBlock(int32_t layer, KvCache& kv, int32_t n_tokens);
+  absl::Status MoeBlock(int32_t layer, int32_t n_tokens);
+  absl::Status Logits(const StepPlan& plan, int32_t n_tokens, StepOutput* out);
+
+  std::shared_ptr<const GgufFile> file_;
+  Backend& backend_;
+  ModelConfig config_;
+  std::unique_ptr<ModelWeights> weights_;
+  std::vector<LayerExperts> layer_experts_;
+  std::unique_ptr<ExpertFfn> expert_ffn_;
+  std::unique_ptr<StepScratch> scratch_;
+};
+
+}  // namespace hobbit::runtime
