@@ -26,6 +26,20 @@ std::optional<GgmlTypeTraits> GetGgmlTypeTraits(uint32_t type_id) {
     case GgmlType::kQ5_K: return GgmlTypeTraits{"Q5_K", 256, 176, true};
     case GgmlType::kQ6_K: return GgmlTypeTraits{"Q6_K", 256, 210, true};
     case GgmlType::kQ8_K: return GgmlTypeTraits{"Q8_K", 256, 292, true};
+    // Types hobbit reads (so such files open and name the tensor it cannot compute) but does
+    // not yet decode.
+    case GgmlType::kIQ2_XXS: return GgmlTypeTraits{"IQ2_XXS", 256, 66, true};
+    case GgmlType::kIQ2_XS: return GgmlTypeTraits{"IQ2_XS", 256, 74, true};
+    case GgmlType::kIQ3_XXS: return GgmlTypeTraits{"IQ3_XXS", 256, 98, true};
+    case GgmlType::kIQ1_S: return GgmlTypeTraits{"IQ1_S", 256, 50, true};
+    case GgmlType::kIQ4_NL: return GgmlTypeTraits{"IQ4_NL", 32, 18, true};
+    case GgmlType::kIQ3_S: return GgmlTypeTraits{"IQ3_S", 256, 110, true};
+    case GgmlType::kIQ2_S: return GgmlTypeTraits{"IQ2_S", 256, 82, true};
+    case GgmlType::kIQ4_XS: return GgmlTypeTraits{"IQ4_XS", 256, 136, true};
+    case GgmlType::kIQ1_M: return GgmlTypeTraits{"IQ1_M", 256, 56, true};
+    case GgmlType::kTQ1_0: return GgmlTypeTraits{"TQ1_0", 256, 54, true};
+    case GgmlType::kTQ2_0: return GgmlTypeTraits{"TQ2_0", 256, 66, true};
+    case GgmlType::kMXFP4: return GgmlTypeTraits{"MXFP4", 32, 17, true};
   }
   return std::nullopt;
 }

@@ -234,7 +234,7 @@ absl::Status GgufWriter::AddTensor(std::string name, uint32_t type, std::vector<
   HOBBIT_RETURN_IF_ERROR(CheckTensor(name, type, ne, bytes.size()));
   uint64_t nbytes = bytes.size();
   tensors_.push_back(Tensor{std::move(name), type, std::move(ne), std::move(bytes), nullptr,
-                            nbytes});
+                            nbytes, {}});
   return absl::OkStatus();
 }
 
@@ -244,7 +244,25 @@ absl::Status GgufWriter::AddTensorView(std::string name, uint32_t type, std::vec
   if (bytes == nullptr && nbytes > 0) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': null bytes"));
   }
-  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), {}, bytes, nbytes});
+  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), {}, bytes, nbytes, {}});
+  return absl::OkStatus();
+}
+
+absl::Status GgufWriter::AddTensorGenerated(std::string name, uint32_t type, std::vector<int64_t> ne,
+                                            TensorFill fill) {
+  const auto traits = kernels::GetGgmlTypeTraits(type);
+  if (!traits) return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': unknown type ", type));
+  int64_t elements = 1;
+  for (int64_t d : ne) {
+    if (d < 0 || (d > 0 && elements > std::numeric_limits<int64_t>::max() / d)) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': bad dims"));
+    }
+    elements *= d;
+  }
+  const uint64_t nbytes = static_cast<uint64_t>(elements / traits->block_size * traits->block_bytes);
+  HOBBIT_RETURN_IF_ERROR(CheckTensor(name, type, ne, nbytes));
+  if (!fill) return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': no fill function"));
+  tensors_.push_back(Tensor{std::move(name), type, std::move(ne), {}, nullptr, nbytes, std::move(fill)});
   return absl::OkStatus();
 }
 
@@ -299,8 +317,16 @@ absl::Status GgufWriter::WriteShard(internal::GgufSink& sink, const Metadata& me
   }
   if (first_tensor == end_tensor) return absl::OkStatus();
   HOBBIT_RETURN_IF_ERROR(sink.Pad(alignment_));
+  std::vector<uint8_t> generated;
   for (size_t i = first_tensor; i < end_tensor; ++i) {
-    HOBBIT_RETURN_IF_ERROR(sink.Write(tensors_[i].data(), tensors_[i].nbytes));
+    const Tensor& t = tensors_[i];
+    const uint8_t* data = t.data();
+    if (t.fill) {
+      generated.resize(t.nbytes);
+      HOBBIT_RETURN_IF_ERROR(t.fill(generated.data()));
+      data = generated.data();
+    }
+    HOBBIT_RETURN_IF_ERROR(sink.Write(data, t.nbytes));
     HOBBIT_RETURN_IF_ERROR(sink.Pad(alignment_));
   }
   return absl::OkStatus();

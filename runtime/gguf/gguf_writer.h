@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,12 @@ class GgufWriter {
                          std::vector<uint8_t> bytes);
   absl::Status AddTensorView(std::string name, uint32_t type, std::vector<int64_t> ne,
                              const uint8_t* bytes, uint64_t nbytes);
+  // A tensor whose bytes are produced when the writer reaches it: `fill` writes exactly the
+  // tensor's byte count into the buffer it is given. Lets a file larger than memory be written
+  // one tensor at a time (`hobbit-tool synth` at full model sizes). Called once per Write.
+  using TensorFill = std::function<absl::Status(uint8_t* dst)>;
+  absl::Status AddTensorGenerated(std::string name, uint32_t type, std::vector<int64_t> ne,
+                                  TensorFill fill);
 
   absl::StatusOr<std::vector<uint8_t>> WriteToBytes() const;
   // Streams to `path` (through `path`.tmp, renamed at the end), never holding the whole
@@ -64,6 +71,7 @@ class GgufWriter {
     std::vector<uint8_t> owned;      // the bytes of AddTensor
     const uint8_t* view = nullptr;  // the borrowed bytes of AddTensorView
     uint64_t nbytes;
+    TensorFill fill;                // AddTensorGenerated's producer (else empty)
 
     const uint8_t* data() const { return view != nullptr ? view : owned.data(); }
   };
