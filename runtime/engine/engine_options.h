@@ -1,0 +1,33 @@
+// EngineOptions: the engine's part of the configuration (server/ fills it from hobbitd.yaml).
+// Defaults live here and nowhere else.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hobbit::runtime {
+
+struct SchedulerOptions {
+  int32_t max_running = 16;        // sequences decoding at once
+  int32_t max_waiting = 64;        // queued requests beyond which Submit says ResourceExhausted
+  int32_t step_token_budget = 256; // prompt + decode tokens per step (chunked prefill)
+  int32_t max_context = 0;         // prompt + generated tokens per sequence; 0 = the model's n_ctx_train
+  int32_t max_tokens_limit = 4096; // the largest max_tokens a request may ask for
+  int32_t max_stop_strings = 8;
+  int32_t max_stop_string_bytes = 128;
+};
+
+struct KvOptions {
+  int32_t block_size = 16;       // tokens per KV block
+  int64_t cache_bytes = 256 << 20;  // KV memory for all sequences together
+};
+
+struct EngineOptions {
+  std::string model_path;       // GGUF file (first shard of a split model)
+  std::string backend = "cpu";  // "cpu" (later "cuda")
+  int32_t cpu_threads = 0;      // 0 = all cores
+  SchedulerOptions scheduler;
+  KvOptions kv;
+};
+
+}  // namespace hobbit::runtime

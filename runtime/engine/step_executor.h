@@ -1,0 +1,25 @@
+// StepExecutor: runs one StepPlan and returns its logits (the "execute" of schedule -> execute
+// -> update). The engine talks to the model only through it, so its loop can be tested with a
+// deterministic stand-in.
+#pragma once
+
+#include "absl/status/status.h"
+#include "runtime/model/step_plan.h"
+
+namespace hobbit::runtime {
+
+// Called on the engine thread only. Implementations own the model and the KV cache that the
+// plan's block tables index.
+class StepExecutor {
+ public:
+  virtual ~StepExecutor() = default;
+  StepExecutor() = default;
+  StepExecutor(const StepExecutor&) = delete;
+  StepExecutor& operator=(const StepExecutor&) = delete;
+
+  // Writes the K/V of every planned token and fills `out` with one row of logits per sequence
+  // that asked for them (StepOutput's layout). An error fails the step's sequences only.
+  virtual absl::Status Execute(const StepPlan& plan, StepOutput* out) = 0;
+};
+
+}  // namespace hobbit::runtime
