@@ -34,7 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ "$want_python" -eq 1 ]; then
-  py_pkgs=(numpy gguf tokenizers sentencepiece grpcio grpcio-tools protobuf pytest)
+  py_pkgs=(numpy gguf tokenizers sentencepiece grpcio grpcio-tools grpcio-reflection protobuf pytest)
   missing_py=()
   for p in "${py_pkgs[@]}"; do
     python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_py+=("$p")

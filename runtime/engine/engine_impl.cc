@@ -15,36 +15,6 @@ namespace {
 // beating without traffic.
 constexpr absl::Duration kIdleWake = absl::Milliseconds(500);
 
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop:
-      return "STOP";
-    case FinishReason::kLength:
-      return "LENGTH";
-    case FinishReason::kCancelled:
-      return "CANCELLED";
-    case FinishReason::kAborted:
-      return "ABORTED";
-    case FinishReason::kError:
-      return "ERROR";
-  }
-  return "UNKNOWN";
-}
-
-// One line per finished request on stderr (journald), e.g.
-// hobbit: request 7 client_id="abc" prompt_tokens=12 generated_tokens=40 queue=0.001s
-//   ttft=0.020s duration=0.410s finish=LENGTH
-void LogFinished(const RequestState& req, const GenerateFinal& f) {
-  std::fprintf(stderr,
-               "hobbit: request %llu client_id=\"%s\" prompt_tokens=%d generated_tokens=%d queue=%.3fs "
-               "ttft=%.3fs duration=%.3fs finish=%s%s%s\n",
-               static_cast<unsigned long long>(req.id()), absl::CHexEscape(req.request().client_request_id).c_str(),
-               f.prompt_tokens, f.generated_tokens, absl::ToDoubleSeconds(f.queue_time),
-               absl::ToDoubleSeconds(f.time_to_first_token), absl::ToDoubleSeconds(f.total_time),
-               FinishReasonName(f.reason), f.message.empty() ? "" : " message=",
-               f.message.empty() ? "" : absl::CHexEscape(f.message).c_str());
-}
-
 }  // namespace
 
 Engine::Impl::Impl(const EngineOptions& options, EngineParts parts, const SchedulerConfig& scheduler_config)
@@ -277,7 +247,6 @@ void Engine::Impl::FinishRequest(RequestId id, FinishReason reason, std::string 
   requests_.erase(it);
   if (std::optional<GenerateEvent> chunk = req->TakeChunk()) events->emissions.emplace_back(req.get(), std::move(*chunk));
   GenerateEvent final_event = req->MakeFinal(reason, std::move(message), absl::Now());
-  LogFinished(*req, final_event.final);
   if (!req->scheduled()) ++events->left_queue;
   ++loop_stats_.requests_finished;
   events->emissions.emplace_back(req.get(), std::move(final_event));

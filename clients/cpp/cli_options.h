@@ -1,0 +1,49 @@
+// CliOptions: the command line of `hobbit`, the command-line client of hobbitd.
+//
+//   hobbit generate --prompt TEXT [--server H:P] [--max-tokens N] [--temperature T] [--top-p P]
+//                   [--top-k K] [--seed S] [--stop S]... [--ignore-eos] [--timeout SECONDS]
+//   hobbit chat     [--system TEXT] [sampling flags as above]
+//   hobbit info | stats [--server H:P]
+//   hobbit tokenize --text TEXT [--pieces] [--no-special]
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hobbit::cli {
+
+enum class Command { kGenerate, kChat, kInfo, kStats, kTokenize };
+
+struct CliOptions {
+  Command command = Command::kGenerate;
+  std::string server = "127.0.0.1:50051";
+  std::optional<double> timeout_seconds;  // per RPC; unset: no deadline
+  // generate / tokenize input
+  std::optional<std::string> prompt;
+  std::optional<std::string> text;
+  std::optional<std::string> system;  // chat: a system message first
+  // sampling (unset: the server's defaults)
+  std::optional<int32_t> max_tokens;
+  std::optional<float> temperature;
+  std::optional<float> top_p;
+  std::optional<int32_t> top_k;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  // tokenize
+  bool pieces = false;
+  bool add_special = true;
+  bool help = false;
+};
+
+// InvalidArgument naming the unknown command or flag, the missing or malformed value, or the
+// flag that does not belong to the command.
+absl::StatusOr<CliOptions> ParseCliOptions(int argc, const char* const* argv);
+
+std::string CliUsage();
+
+}  // namespace hobbit::cli

@@ -1,0 +1,177 @@
+#include "clients/cpp/hobbit_cli.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+
+namespace hobbit::cli {
+
+namespace v1 = ::hobbit::v1;
+
+namespace {
+
+const char* FinishReasonName(v1::FinishReason reason) {
+  switch (reason) {
+    case v1::FINISH_REASON_STOP: return "stop";
+    case v1::FINISH_REASON_LENGTH: return "length";
+    case v1::FINISH_REASON_CANCELLED: return "cancelled";
+    case v1::FINISH_REASON_ABORTED: return "aborted";
+    case v1::FINISH_REASON_ERROR: return "error";
+    default: return "unspecified";
+  }
+}
+
+}  // namespace
+
+HobbitCli::HobbitCli(const CliOptions& options, std::istream& in, std::ostream& out,
+                     std::ostream& err)
+    : options_(options),
+      in_(in),
+      out_(out),
+      err_(err),
+      stub_(v1::Hobbit::NewStub(
+          grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials()))) {}
+
+int HobbitCli::Run() {
+  switch (options_.command) {
+    case Command::kGenerate: return Generate();
+    case Command::kChat: return Chat();
+    case Command::kInfo: return Info();
+    case Command::kStats: return Stats();
+    case Command::kTokenize: return Tokenize();
+  }
+  return 2;
+}
+
+void HobbitCli::SetDeadline(grpc::ClientContext* context) const {
+  if (!options_.timeout_seconds.has_value()) return;
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::microseconds(int64_t(*options_.timeout_seconds * 1e6)));
+}
+
+int HobbitCli::Fail(const grpc::Status& status) const {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    err_ << "hobbit: server " << options_.server << " is unavailable: " << status.error_message()
+         << "\n";
+  } else {
+    err_ << "hobbit: " << absl::StrFormat("error %d", status.error_code()) << ": "
+         << status.error_message() << "\n";
+  }
+  return 1;
+}
+
+void HobbitCli::ApplySampling(v1::GenerateRequest* request) const {
+  if (options_.max_tokens) request->set_max_tokens(*options_.max_tokens);
+  if (options_.temperature) request->set_temperature(*options_.temperature);
+  if (options_.top_p) request->set_top_p(*options_.top_p);
+  if (options_.top_k) request->set_top_k(*options_.top_k);
+  if (options_.seed) request->set_seed(*options_.seed);
+  for (const std::string& stop : options_.stop) request->add_stop(stop);
+  request->set_ignore_eos(options_.ignore_eos);
+}
+
+bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
+  ApplySampling(&request);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
+      stub_->Generate(&context, request);
+  v1::GenerateResponse response;
+  while (reader->Read(&response)) {
+    if (response.has_chunk()) {
+      out_ << response.chunk().text() << std::flush;
+      text->append(response.chunk().text());
+    } else if (response.has_final()) {
+      const v1::Final& final = response.final();
+      out_ << "\n" << std::flush;
+      err_ << absl::StrFormat(
+          "[finish=%s prompt_tokens=%d generated_tokens=%d ttft=%.3fs total=%.3fs%s]\n",
+          FinishReasonName(final.finish_reason()), final.prompt_tokens(), final.generated_tokens(),
+          final.timings().time_to_first_token_seconds(), final.timings().total_seconds(),
+          final.message().empty() ? "" : " " + final.message());
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    Fail(status);
+    return false;
+  }
+  return true;
+}
+
+int HobbitCli::Generate() {
+  v1::GenerateRequest request;
+  request.set_text(*options_.prompt);
+  std::string text;
+  return Stream(request, &text) ? 0 : 1;
+}
+
+int HobbitCli::Chat() {
+  v1::ChatMessages history;
+  if (options_.system) {
+    v1::ChatMessage* system = history.add_messages();
+    system->set_role("system");
+    system->set_content(*options_.system);
+  }
+  std::string line;
+  while (true) {
+    out_ << "> " << std::flush;
+    if (!std::getline(in_, line) || line.empty()) break;
+    v1::ChatMessage* user = history.add_messages();
+    user->set_role("user");
+    user->set_content(line);
+    v1::GenerateRequest request;
+    *request.mutable_chat() = history;
+    std::string reply;
+    if (!Stream(request, &reply)) return 1;
+    v1::ChatMessage* assistant = history.add_messages();
+    assistant->set_role("assistant");
+    assistant->set_content(reply);
+  }
+  return 0;
+}
+
+int HobbitCli::Info() {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetModelInfoResponse info;
+  grpc::Status status = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
+  if (!status.ok()) return Fail(status);
+  out_ << info.DebugString();
+  return 0;
+}
+
+int HobbitCli::Stats() {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetCacheStatsResponse stats;
+  grpc::Status status = stub_->GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats);
+  if (!status.ok()) return Fail(status);
+  out_ << stats.DebugString();
+  return 0;
+}
+
+int HobbitCli::Tokenize() {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::TokenizeRequest request;
+  request.set_text(*options_.text);
+  request.set_add_special(options_.add_special);
+  request.set_return_pieces(options_.pieces);
+  v1::TokenizeResponse response;
+  grpc::Status status = stub_->Tokenize(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  for (int i = 0; i < response.ids_size(); ++i) {
+    out_ << response.ids(i);
+    if (options_.pieces) out_ << "\t" << absl::StrFormat("%s", absl::CEscape(response.pieces(i)));
+    out_ << (options_.pieces ? "\n" : (i + 1 < response.ids_size() ? " " : "\n"));
+  }
+  return 0;
+}
+
+}  // namespace hobbit::cli

@@ -1,0 +1,7 @@
+#include "server/build_info.h"
+
+namespace hobbit::server {
+
+absl::string_view ServerVersion() { return HOBBIT_VERSION; }
+
+}  // namespace hobbit::server

@@ -1,0 +1,316 @@
+#include "server/config.h"
+
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "kernels/base/status_macros.h"
+
+namespace hobbit::server {
+namespace {
+
+// Reads one scalar into the config; returns InvalidArgument "expected ..., got ..." without a
+// location (the caller prefixes file, line and key).
+using Reader = std::function<absl::Status(const YAML::Node& value)>;
+
+struct Key {
+  absl::string_view name;
+  Reader read;
+};
+
+struct Section {
+  absl::string_view name;
+  std::vector<Key> keys;
+};
+
+absl::Status WrongValue(absl::string_view expected, const YAML::Node& value) {
+  std::string got = value.IsScalar() ? absl::StrCat("'", value.Scalar(), "'")
+                    : value.IsMap()      ? std::string("a mapping")
+                    : value.IsSequence() ? std::string("a list")
+                                         : std::string("nothing");
+  return absl::InvalidArgumentError(absl::StrCat("expected ", expected, ", got ", got));
+}
+
+template <typename Int>
+Reader IntReader(Int* out, int64_t lo, int64_t hi) {
+  return [out, lo, hi](const YAML::Node& value) -> absl::Status {
+    std::string expected = absl::StrCat("an integer in [", lo, ", ", hi, "]");
+    int64_t parsed = 0;
+    if (!value.IsScalar() || !absl::SimpleAtoi(value.Scalar(), &parsed) || parsed < lo ||
+        parsed > hi) {
+      return WrongValue(expected, value);
+    }
+    *out = static_cast<Int>(parsed);
+    return absl::OkStatus();
+  };
+}
+
+Reader DoubleReader(double* out, double lo, double hi) {
+  return [out, lo, hi](const YAML::Node& value) -> absl::Status {
+    double parsed = 0;
+    if (!value.IsScalar() || !absl::SimpleAtod(value.Scalar(), &parsed) || !std::isfinite(parsed) ||
+        parsed < lo || parsed > hi) {
+      return WrongValue(absl::StrCat("a number in [", lo, ", ", hi, "]"), value);
+    }
+    *out = parsed;
+    return absl::OkStatus();
+  };
+}
+
+Reader BoolReader(bool* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    if (value.IsScalar() && value.Scalar() == "true") {
+      *out = true;
+    } else if (value.IsScalar() && value.Scalar() == "false") {
+      *out = false;
+    } else {
+      return WrongValue("true or false", value);
+    }
+    return absl::OkStatus();
+  };
+}
+
+Reader PathReader(std::string* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    if (!value.IsScalar() || value.Scalar().empty()) return WrongValue("a file path", value);
+    *out = value.Scalar();
+    return absl::OkStatus();
+  };
+}
+
+// host:port, host may be a name, an IPv4 address or a bracketed IPv6 address; port in [0, 65535].
+Reader ListenReader(std::string* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    constexpr absl::string_view kExpected = "HOST:PORT with a port in [0, 65535]";
+    if (!value.IsScalar()) return WrongValue(kExpected, value);
+    const std::string& text = value.Scalar();
+    size_t colon = text.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &port) || port < 0 ||
+        port > 65535) {
+      return WrongValue(kExpected, value);
+    }
+    *out = text;
+    return absl::OkStatus();
+  };
+}
+
+Reader BackendReader(std::string* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    if (!value.IsScalar() || (value.Scalar() != "cpu" && value.Scalar() != "cuda")) {
+      return WrongValue("cpu or cuda", value);
+    }
+    *out = value.Scalar();
+    return absl::OkStatus();
+  };
+}
+
+Reader LogLevelReader(LogLevel* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    if (!value.IsScalar()) return WrongValue("debug, info, warning or error", value);
+    absl::StatusOr<LogLevel> level = ParseLogLevel(value.Scalar());
+    if (!level.ok()) return WrongValue("debug, info, warning or error", value);
+    *out = *level;
+    return absl::OkStatus();
+  };
+}
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+// The schema: every key hobbitd.yaml may hold, bound to the field it sets.
+std::vector<Section> Schema(DaemonConfig* c) {
+  runtime::SchedulerOptions& sched = c->engine.scheduler;
+  GrpcServerOptions& srv = c->server;
+  return {
+      {"model", {{"path", PathReader(&c->engine.model_path)}}},
+      {"engine",
+       {{"backend", BackendReader(&c->engine.backend)},
+        {"cpu_threads", IntReader(&c->engine.cpu_threads, 0, 1024)}}},
+      {"scheduler",
+       {{"max_running", IntReader(&sched.max_running, 1, 4096)},
+        {"max_waiting", IntReader(&sched.max_waiting, 0, 1 << 20)},
+        {"step_token_budget", IntReader(&sched.step_token_budget, 1, 1 << 20)},
+        {"max_context", IntReader(&sched.max_context, 0, kInt32Max)},
+        {"max_tokens_limit", IntReader(&sched.max_tokens_limit, 1, kInt32Max)},
+        {"max_stop_strings", IntReader(&sched.max_stop_strings, 0, 1024)},
+        {"max_stop_string_bytes", IntReader(&sched.max_stop_string_bytes, 1, 1 << 16)}}},
+      {"kv",
+       {{"block_size", IntReader(&c->engine.kv.block_size, 1, 4096)},
+        {"cache_bytes", IntReader(&c->engine.kv.cache_bytes, 1, kInt64Max)}}},
+      {"server",
+       {{"listen", ListenReader(&srv.listen)},
+        {"max_receive_message_bytes", IntReader(&srv.max_receive_message_bytes, 1024, kInt32Max)},
+        {"max_send_message_bytes", IntReader(&srv.max_send_message_bytes, 1024, kInt32Max)},
+        {"max_concurrent_streams", IntReader(&srv.max_concurrent_streams, 1, 1 << 20)},
+        {"keepalive_time_seconds", IntReader(&srv.keepalive_time_seconds, 1, 86400)},
+        {"keepalive_timeout_seconds", IntReader(&srv.keepalive_timeout_seconds, 1, 3600)},
+        {"min_client_ping_interval_seconds",
+         IntReader(&srv.min_client_ping_interval_seconds, 0, 86400)},
+        {"permit_keepalive_without_calls", BoolReader(&srv.permit_keepalive_without_calls)},
+        {"drain_timeout_seconds", DoubleReader(&srv.drain_timeout_seconds, 0.0, 86400.0)}}},
+      {"metrics", {{"listen", ListenReader(&c->metrics.listen)}}},
+      {"log", {{"level", LogLevelReader(&c->log_level)}}},
+  };
+}
+
+std::string Where(absl::string_view source, const YAML::Mark& mark) {
+  if (mark.is_null()) return std::string(source);
+  return absl::StrCat(source, ":", mark.line + 1, ":", mark.column + 1);
+}
+
+template <typename Named>
+std::string KnownNames(const std::vector<Named>& items) {
+  return absl::StrJoin(items, ", ", [](std::string* out, const Named& item) {
+    absl::StrAppend(out, item.name);
+  });
+}
+
+// Walks one mapping: each key must be known and appear once.
+template <typename Named>
+absl::Status ForEachKnownKey(const YAML::Node& map, absl::string_view prefix,
+                             const std::vector<Named>& known, absl::string_view source,
+                             const std::function<absl::Status(const Named&, const YAML::Node&,
+                                                              const YAML::Mark&)>& visit) {
+  std::set<std::string> seen;
+  for (const auto& entry : map) {
+    // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it dangle.
+    const YAML::Node key = entry.first;
+    const YAML::Node value = entry.second;
+    std::string name = key.IsScalar() ? key.Scalar() : "?";
+    std::string dotted = prefix.empty() ? name : absl::StrCat(prefix, ".", name);
+    const Named* match = nullptr;
+    for (const Named& item : known) {
+      if (item.name == name) match = &item;
+    }
+    if (match == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(Where(source, key.Mark()), ": unknown key '",
+                                                     dotted, "' (known here: ", KnownNames(known),
+                                                     ")"));
+    }
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(source, key.Mark()), ": key '", dotted, "' appears twice"));
+    }
+    HOBBIT_RETURN_IF_ERROR(visit(*match, value, key.Mark()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseSection(const Section& section, const YAML::Node& node, const YAML::Mark& mark,
+                          absl::string_view source) {
+  if (!node.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(source, node.IsNull() ? mark : node.Mark()), ": '", section.name,
+        "' must be a mapping of keys (", KnownNames(section.keys), ")"));
+  }
+  return ForEachKnownKey<Key>(
+      node, section.name, section.keys, source,
+      [&](const Key& key, const YAML::Node& value, const YAML::Mark& key_mark) -> absl::Status {
+        absl::Status status = key.read(value);
+        if (status.ok()) return status;
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(source, value.IsNull() ? key_mark : value.Mark()), ": ",
+                         section.name, ".", key.name, ": ", status.message()));
+      });
+}
+
+absl::Status ApplyFlag(const std::optional<std::string>& flag, absl::string_view flag_name,
+                       absl::string_view section_name, absl::string_view key_name,
+                       DaemonConfig* config) {
+  if (!flag.has_value()) return absl::OkStatus();
+  for (const Section& section : Schema(config)) {
+    if (section.name != section_name) continue;
+    for (const Key& key : section.keys) {
+      if (key.name != key_name) continue;
+      absl::Status status = key.read(YAML::Node(*flag));
+      if (!status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(flag_name, " (", section_name, ".",
+                                                       key_name, "): ", status.message()));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError(absl::StrCat("no configuration key ", section_name, ".", key_name));
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text, absl::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, e.mark), ": not valid YAML: ", e.msg));
+  }
+  DaemonConfig config;
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, root.Mark()), ": the top level must be a mapping of sections"));
+  }
+  std::vector<Section> schema = Schema(&config);
+  HOBBIT_RETURN_IF_ERROR(ForEachKnownKey<Section>(
+      root, "", schema, source,
+      [&](const Section& section, const YAML::Node& node, const YAML::Mark& mark) {
+        return ParseSection(section, node, mark, source);
+      }));
+  return config;
+}
+
+absl::StatusOr<DaemonConfig> LoadDaemonConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading config file '", path, "'"));
+  return ParseDaemonConfig(text.str(), path);
+}
+
+absl::StatusOr<DaemonConfig> LoadDaemonConfig(const CommandLineFlags& flags) {
+  DaemonConfig config;
+  if (flags.config_path.has_value()) {
+    HOBBIT_ASSIGN_OR_RETURN(config, LoadDaemonConfigFile(*flags.config_path));
+  }
+  HOBBIT_RETURN_IF_ERROR(ApplyFlag(flags.model_path, "--model", "model", "path", &config));
+  HOBBIT_RETURN_IF_ERROR(ApplyFlag(flags.listen, "--listen", "server", "listen", &config));
+  HOBBIT_RETURN_IF_ERROR(
+      ApplyFlag(flags.metrics_listen, "--metrics-listen", "metrics", "listen", &config));
+  HOBBIT_RETURN_IF_ERROR(ApplyFlag(flags.backend, "--backend", "engine", "backend", &config));
+  HOBBIT_RETURN_IF_ERROR(
+      ApplyFlag(flags.cpu_threads, "--cpu-threads", "engine", "cpu_threads", &config));
+  HOBBIT_RETURN_IF_ERROR(ApplyFlag(flags.log_level, "--log-level", "log", "level", &config));
+  return config;
+}
+
+absl::StatusOr<std::string> ResolveModelPath(const std::string& configured) {
+  std::error_code error;
+  if (!configured.empty()) {
+    if (std::filesystem::is_regular_file(configured, error)) return configured;
+    return absl::NotFoundError(absl::StrCat("model.path: no model file at '", configured,
+                                            "' (set model.path in the config or pass --model)"));
+  }
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path builtin =
+      (exe.parent_path() / std::string(kBuiltInModelRelativePath)).lexically_normal();
+  if (!error && std::filesystem::is_regular_file(builtin, error)) return builtin.string();
+  return absl::NotFoundError(absl::StrCat("model.path is not set and the built-in demo model is not at '",
+                                          builtin.string(), "' (pass --model FILE.gguf)"));
+}
+
+}  // namespace hobbit::server

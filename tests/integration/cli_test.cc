@@ -1,0 +1,95 @@
+// The `hobbit` command-line client against a real hobbitd.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "tests/integration/daemon_process.h"
+
+namespace hobbit::integration {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliRun RunCli(std::vector<std::string> args, const std::string* stdin_text = nullptr) {
+  args.insert(args.begin(), BuildBinary("hobbit"));
+  auto process = Subprocess::Start(args, stdin_text);
+  EXPECT_TRUE(process.ok()) << process.status();
+  CliRun run;
+  if (!process.ok()) return run;
+  absl::StatusOr<int> code = (*process)->Wait(absl::Seconds(60));
+  run.code = code.ok() ? *code : -1;
+  run.out = (*process)->stdout_text();
+  run.err = (*process)->stderr_text();
+  return run;
+}
+
+TEST(CliTest, WrongFlagIsAUsageError) {
+  CliRun run = RunCli({"generate", "--prompt", "x", "--max-tokenz", "3"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "unknown flag '--max-tokenz'")) << run.err;
+  run = RunCli({"generate"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "needs --prompt")) << run.err;
+  run = RunCli({"info", "--seed", "3"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "--seed does not apply")) << run.err;
+  run = RunCli({"generate", "--prompt", "x", "--temperature", "warm"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "--temperature: expected a number")) << run.err;
+  run = RunCli({"fly"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "unknown command 'fly'")) << run.err;
+}
+
+TEST(CliTest, UnreachableServerIsReported) {
+  CliRun run = RunCli({"info", "--server", "127.0.0.1:1"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(absl::StrContains(run.err, "server 127.0.0.1:1 is unavailable")) << run.err;
+}
+
+TEST(CliTest, GenerateInfoStatsTokenizeAndChat) {
+  if (!std::filesystem::exists(kTestModel)) GTEST_SKIP() << kTestModel << " is missing";
+  auto daemon = DaemonProcess::Start();
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string server = (*daemon)->address();
+
+  CliRun run = RunCli({"generate", "--server", server, "--prompt", "Hello", "--max-tokens", "8",
+                       "--temperature", "0", "--ignore-eos"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_FALSE(run.out.empty());
+  EXPECT_TRUE(absl::StrContains(run.err, "finish=length")) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.err, "generated_tokens=8")) << run.err;
+
+  run = RunCli({"info", "--server", server});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "architecture: \"llama\"")) << run.out;
+
+  run = RunCli({"stats", "--server", server});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(absl::StrContains(run.out, "kv_blocks_total")) << run.out;
+
+  run = RunCli({"tokenize", "--server", server, "--text", "Hello world"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_FALSE(run.out.empty());
+
+  std::string conversation = "Hi\nHow are you\n";
+  run = RunCli({"chat", "--server", server, "--max-tokens", "4", "--seed", "1"}, &conversation);
+  EXPECT_EQ(run.code, 0) << run.err;
+  // Two turns answered, each with its statistics line.
+  size_t first = run.err.find("finish=");
+  ASSERT_NE(first, std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("finish=", first + 1), std::string::npos) << run.err;
+
+  run = RunCli({"generate", "--server", server, "--prompt", "x", "--top-p", "0"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(absl::StrContains(run.err, "top_p: 0 is out of range")) << run.err;
+}
+
+}  // namespace
+}  // namespace hobbit::integration

@@ -1,0 +1,200 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hobbit::server {
+namespace {
+
+// Asserts that parsing fails with InvalidArgument and that the message holds every fragment.
+void ExpectError(const std::string& yaml, const std::vector<std::string>& fragments) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(yaml, "test.yaml");
+  ASSERT_FALSE(config.ok()) << "accepted:\n" << yaml;
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const std::string& fragment : fragments) {
+    EXPECT_NE(config.status().message().find(fragment), absl::string_view::npos)
+        << "missing '" << fragment << "' in: " << config.status().message();
+  }
+}
+
+TEST(ConfigTest, EmptyDocumentGivesTheDefaults) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig("", "empty.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.model_path, std::string(kDefaultModelPath));
+  EXPECT_EQ(config->server.listen, GrpcServerOptions().listen);
+  EXPECT_EQ(config->engine.scheduler.max_running, runtime::SchedulerOptions().max_running);
+}
+
+TEST(ConfigTest, ReadsEveryKindOfValue) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(R"(
+model:
+  path: /models/qwen.gguf
+engine:
+  backend: cuda
+  cpu_threads: 4
+scheduler:
+  max_running: 3
+  max_context: 2048
+kv:
+  cache_bytes: 1073741824
+server:
+  listen: "[::1]:7000"
+  permit_keepalive_without_calls: false
+  drain_timeout_seconds: 2.5
+metrics:
+  listen: 0.0.0.0:9100
+log:
+  level: debug
+)",
+                                                          "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.model_path, "/models/qwen.gguf");
+  EXPECT_EQ(config->engine.backend, "cuda");
+  EXPECT_EQ(config->engine.cpu_threads, 4);
+  EXPECT_EQ(config->engine.scheduler.max_running, 3);
+  EXPECT_EQ(config->engine.scheduler.max_context, 2048);
+  EXPECT_EQ(config->engine.kv.cache_bytes, int64_t{1} << 30);
+  EXPECT_EQ(config->server.listen, "[::1]:7000");
+  EXPECT_FALSE(config->server.permit_keepalive_without_calls);
+  EXPECT_DOUBLE_EQ(config->server.drain_timeout_seconds, 2.5);
+  EXPECT_EQ(config->metrics.listen, "0.0.0.0:9100");
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
+  // Keys not in the file keep their defaults.
+  EXPECT_EQ(config->engine.scheduler.max_waiting, runtime::SchedulerOptions().max_waiting);
+}
+
+TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
+  ExpectError("scheduler:\n  max_running: 4\n  max_runing: 5\n",
+              {"test.yaml:3:3", "unknown key 'scheduler.max_runing'", "max_running"});
+}
+
+TEST(ConfigTest, UnknownSectionNamesSectionAndLine) {
+  ExpectError("model:\n  path: a.gguf\nmodels:\n  path: b\n",
+              {"test.yaml:3:1", "unknown key 'models'"});
+}
+
+TEST(ConfigTest, WrongTypeNamesKeyLineAndExpectation) {
+  ExpectError("kv:\n  block_size: sixteen\n",
+              {"test.yaml:2:15", "kv.block_size", "expected an integer", "'sixteen'"});
+  ExpectError("server:\n  permit_keepalive_without_calls: 1\n",
+              {"test.yaml:2", "server.permit_keepalive_without_calls", "true or false"});
+  ExpectError("scheduler:\n  max_running: [1, 2]\n", {"scheduler.max_running", "a list"});
+  ExpectError("kv:\n  block_size:\n", {"test.yaml:2", "kv.block_size", "got nothing"});
+  ExpectError("engine:\n  cpu_threads: 1.5\n", {"engine.cpu_threads", "'1.5'"});
+}
+
+TEST(ConfigTest, OutOfRangeNamesTheRange) {
+  ExpectError("scheduler:\n  max_running: 0\n", {"test.yaml:2", "scheduler.max_running", "[1, 4096]"});
+  ExpectError("server:\n  listen: localhost\n", {"server.listen", "HOST:PORT"});
+  ExpectError("server:\n  listen: localhost:70000\n", {"server.listen", "[0, 65535]"});
+  ExpectError("engine:\n  backend: tpu\n", {"engine.backend", "cpu or cuda", "'tpu'"});
+  ExpectError("log:\n  level: loud\n", {"log.level", "'loud'"});
+  ExpectError("server:\n  drain_timeout_seconds: -1\n", {"server.drain_timeout_seconds"});
+}
+
+TEST(ConfigTest, SectionMustBeAMapping) {
+  ExpectError("scheduler: 5\n", {"test.yaml:1", "'scheduler' must be a mapping"});
+  ExpectError("- a\n- b\n", {"test.yaml:1:1", "top level must be a mapping"});
+}
+
+TEST(ConfigTest, DuplicateKeyIsAnError) {
+  ExpectError("kv:\n  block_size: 16\n  block_size: 32\n",
+              {"test.yaml:3:3", "'kv.block_size' appears twice"});
+}
+
+TEST(ConfigTest, SyntaxErrorNamesTheLine) {
+  ExpectError("kv:\n  block_size: [16\n", {"test.yaml:", "not valid YAML"});
+}
+
+TEST(ConfigTest, MissingFileNamesThePath) {
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfigFile("no/such/hobbitd.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("no/such/hobbitd.yaml"), absl::string_view::npos);
+}
+
+TEST(ConfigTest, FlagsOverrideTheFile) {
+  std::string path = std::filesystem::temp_directory_path() / "hobbit_config_test_flags.yaml";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("model:\n  path: file.gguf\nserver:\n  listen: 127.0.0.1:1\nlog:\n  level: error\n", f);
+    std::fclose(f);
+  }
+  CommandLineFlags flags;
+  flags.config_path = path;
+  flags.model_path = "flag.gguf";
+  flags.listen = "127.0.0.1:0";
+  flags.metrics_listen = "127.0.0.1:9999";
+  flags.backend = "cuda";
+  flags.cpu_threads = "2";
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(flags);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.model_path, "flag.gguf");
+  EXPECT_EQ(config->server.listen, "127.0.0.1:0");
+  EXPECT_EQ(config->metrics.listen, "127.0.0.1:9999");
+  EXPECT_EQ(config->engine.backend, "cuda");
+  EXPECT_EQ(config->engine.cpu_threads, 2);
+  EXPECT_EQ(config->log_level, LogLevel::kError);  // from the file: no flag
+}
+
+TEST(ConfigTest, BadFlagValueNamesFlagAndKey) {
+  CommandLineFlags flags;
+  flags.cpu_threads = "many";
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(flags);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--cpu-threads (engine.cpu_threads)"),
+            absl::string_view::npos)
+      << config.status();
+}
+
+// The shipped default file shows exactly the defaults the C++ schema has.
+TEST(ConfigTest, DefaultFileMatchesTheBuiltInDefaults) {
+  absl::StatusOr<DaemonConfig> file = LoadDaemonConfigFile(std::string(HOBBIT_SOURCE_DIR) + "/config/hobbitd.yaml");
+  ASSERT_TRUE(file.ok()) << file.status();
+  const DaemonConfig defaults;
+  EXPECT_EQ(file->engine.model_path, defaults.engine.model_path);
+  EXPECT_EQ(file->engine.backend, defaults.engine.backend);
+  EXPECT_EQ(file->engine.cpu_threads, defaults.engine.cpu_threads);
+  const runtime::SchedulerOptions& fs = file->engine.scheduler;
+  const runtime::SchedulerOptions& ds = defaults.engine.scheduler;
+  EXPECT_EQ(fs.max_running, ds.max_running);
+  EXPECT_EQ(fs.max_waiting, ds.max_waiting);
+  EXPECT_EQ(fs.step_token_budget, ds.step_token_budget);
+  EXPECT_EQ(fs.max_context, ds.max_context);
+  EXPECT_EQ(fs.max_tokens_limit, ds.max_tokens_limit);
+  EXPECT_EQ(fs.max_stop_strings, ds.max_stop_strings);
+  EXPECT_EQ(fs.max_stop_string_bytes, ds.max_stop_string_bytes);
+  EXPECT_EQ(file->engine.kv.block_size, defaults.engine.kv.block_size);
+  EXPECT_EQ(file->engine.kv.cache_bytes, defaults.engine.kv.cache_bytes);
+  const GrpcServerOptions& fv = file->server;
+  const GrpcServerOptions& dv = defaults.server;
+  EXPECT_EQ(fv.listen, dv.listen);
+  EXPECT_EQ(fv.max_receive_message_bytes, dv.max_receive_message_bytes);
+  EXPECT_EQ(fv.max_send_message_bytes, dv.max_send_message_bytes);
+  EXPECT_EQ(fv.max_concurrent_streams, dv.max_concurrent_streams);
+  EXPECT_EQ(fv.keepalive_time_seconds, dv.keepalive_time_seconds);
+  EXPECT_EQ(fv.keepalive_timeout_seconds, dv.keepalive_timeout_seconds);
+  EXPECT_EQ(fv.min_client_ping_interval_seconds, dv.min_client_ping_interval_seconds);
+  EXPECT_EQ(fv.permit_keepalive_without_calls, dv.permit_keepalive_without_calls);
+  EXPECT_DOUBLE_EQ(fv.drain_timeout_seconds, dv.drain_timeout_seconds);
+  EXPECT_EQ(file->metrics.listen, defaults.metrics.listen);
+  EXPECT_EQ(file->log_level, defaults.log_level);
+}
+
+TEST(ConfigTest, EveryFileInConfigLoads) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(HOBBIT_SOURCE_DIR) + "/config")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    absl::StatusOr<DaemonConfig> config = LoadDaemonConfigFile(entry.path().string());
+    EXPECT_TRUE(config.ok()) << config.status();
+  }
+  EXPECT_GE(files, 1);
+}
+
+}  // namespace
+}  // namespace hobbit::server

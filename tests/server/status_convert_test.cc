@@ -1,0 +1,42 @@
+#include "server/status_convert.h"
+
+#include <gtest/gtest.h>
+
+namespace hobbit::server {
+namespace {
+
+struct CodePair {
+  absl::StatusCode absl_code;
+  grpc::StatusCode grpc_code;
+};
+
+TEST(StatusConvertTest, EveryCanonicalCodeMapsToItsGrpcTwin) {
+  const CodePair kPairs[] = {
+      {absl::StatusCode::kCancelled, grpc::StatusCode::CANCELLED},
+      {absl::StatusCode::kUnknown, grpc::StatusCode::UNKNOWN},
+      {absl::StatusCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
+      {absl::StatusCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
+      {absl::StatusCode::kNotFound, grpc::StatusCode::NOT_FOUND},
+      {absl::StatusCode::kAlreadyExists, grpc::StatusCode::ALREADY_EXISTS},
+      {absl::StatusCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
+      {absl::StatusCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {absl::StatusCode::kFailedPrecondition, grpc::StatusCode::FAILED_PRECONDITION},
+      {absl::StatusCode::kAborted, grpc::StatusCode::ABORTED},
+      {absl::StatusCode::kOutOfRange, grpc::StatusCode::OUT_OF_RANGE},
+      {absl::StatusCode::kUnimplemented, grpc::StatusCode::UNIMPLEMENTED},
+      {absl::StatusCode::kInternal, grpc::StatusCode::INTERNAL},
+      {absl::StatusCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
+      {absl::StatusCode::kDataLoss, grpc::StatusCode::DATA_LOSS},
+      {absl::StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
+  };
+  for (const CodePair& pair : kPairs) {
+    grpc::Status status = ToGrpcStatus(absl::Status(pair.absl_code, "why it failed"));
+    EXPECT_EQ(status.error_code(), pair.grpc_code) << absl::StatusCodeToString(pair.absl_code);
+    EXPECT_EQ(status.error_message(), "why it failed");
+  }
+}
+
+TEST(StatusConvertTest, OkIsOk) { EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok()); }
+
+}  // namespace
+}  // namespace hobbit::server
