@@ -78,7 +78,7 @@ Settings come from the defaults, then the --config file, then the flags below.
   --model GGUF               model file to serve                       (model.path)
   --listen HOST:PORT         gRPC address; port 0 picks a free port    (server.listen)
   --metrics-listen HOST:PORT Prometheus /metrics address               (metrics.listen)
-  --backend cpu|cuda         compute backend                           (engine.backend)
+  --backend cpu|cuda|auto    compute backend; auto = cuda if a GPU is present (engine.backend)
   --cpu-threads N            CPU threads for the kernels; 0 = all      (engine.cpu_threads)
   --log-level LEVEL          debug, info, warning or error             (log.level)
   --version                  print the version and exit

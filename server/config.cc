@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -111,10 +112,44 @@ Reader ListenReader(std::string* out) {
 
 Reader BackendReader(std::string* out) {
   return [out](const YAML::Node& value) -> absl::Status {
-    if (!value.IsScalar() || (value.Scalar() != "cpu" && value.Scalar() != "cuda")) {
-      return WrongValue("cpu or cuda", value);
+    if (!value.IsScalar() ||
+        (value.Scalar() != "cpu" && value.Scalar() != "cuda" && value.Scalar() != "auto")) {
+      return WrongValue("cpu, cuda or auto", value);
     }
     *out = value.Scalar();
+    return absl::OkStatus();
+  };
+}
+
+// A name parsed by `parse` (which returns nullopt for an unknown name).
+template <typename T, typename Parse>
+Reader EnumReader(T* out, Parse parse, absl::string_view expected) {
+  return [out, parse, expected](const YAML::Node& value) -> absl::Status {
+    if (!value.IsScalar()) return WrongValue(expected, value);
+    std::optional<T> parsed = parse(value.Scalar());
+    if (!parsed) return WrongValue(expected, value);
+    *out = *parsed;
+    return absl::OkStatus();
+  };
+}
+
+// Any scalar, the empty string included.
+Reader StringReader(std::string* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    if (!value.IsScalar()) return WrongValue("a string", value);
+    *out = value.Scalar();
+    return absl::OkStatus();
+  };
+}
+
+Reader FloatReader(float* out, double lo, double hi) {
+  return [out, lo, hi](const YAML::Node& value) -> absl::Status {
+    double parsed = 0;
+    if (!value.IsScalar() || !absl::SimpleAtod(value.Scalar(), &parsed) || !std::isfinite(parsed) ||
+        parsed < lo || parsed > hi) {
+      return WrongValue(absl::StrCat("a number in [", lo, ", ", hi, "]"), value);
+    }
+    *out = static_cast<float>(parsed);
     return absl::OkStatus();
   };
 }
@@ -131,6 +166,33 @@ Reader LogLevelReader(LogLevel* out) {
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+// experts: the offloading options (runtime/experts/expert_options.h has what each does).
+std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
+  const auto policy = [](const std::string& s) { return runtime::ParseExpertPolicy(s); };
+  return {
+      {"mode", EnumReader(&e->mode, [](const std::string& s) { return runtime::ParseExpertMode(s); },
+                          "resident, ondemand-lru, static-low or hobbit")},
+      {"gpu_cache_bytes", IntReader(&e->gpu_cache_bytes, 0, kInt64Max)},
+      {"high_pool_fraction", DoubleReader(&e->high_pool_fraction, 0.0, 1.0)},
+      {"low_format", EnumReader(&e->low_format, [](const std::string& s) { return runtime::ParseLowFormat(s); },
+                                "int4, int2 or auto")},
+      {"t1", FloatReader(&e->balanced.t1, 0.0, 1.0)},
+      {"t2", FloatReader(&e->balanced.t2, 0.0, 1.0)},
+      {"speed_t1", FloatReader(&e->speed.t1, 0.0, 1.0)},
+      {"speed_t2", FloatReader(&e->speed.t2, 0.0, 1.0)},
+      {"fastest_policy", EnumReader(&e->fastest_policy, policy, "quality, balanced or speed")},
+      {"default_policy", EnumReader(&e->default_policy, policy, "quality, balanced or speed")},
+      {"w_lru", DoubleReader(&e->w_lru, 0.0, 1.0)},
+      {"w_lfu", DoubleReader(&e->w_lfu, 0.0, 1.0)},
+      {"w_lhu", DoubleReader(&e->w_lhu, 0.0, 1.0)},
+      {"w_fld", DoubleReader(&e->w_fld, 0.0, 1.0)},
+      {"prefetch_depth", IntReader(&e->prefetch_depth, 0, 16)},
+      {"copy_bandwidth", DoubleReader(&e->copy_bandwidth, 0.0, 1e15)},
+      {"state_dir", StringReader(&e->state_dir)},
+      {"build_threads", IntReader(&e->build_threads, 0, 1024)},
+  };
+}
 
 // The schema: every key hobbitd.yaml may hold, bound to the field it sets.
 std::vector<Section> Schema(DaemonConfig* c) {
@@ -163,6 +225,7 @@ std::vector<Section> Schema(DaemonConfig* c) {
          IntReader(&srv.min_client_ping_interval_seconds, 0, 86400)},
         {"permit_keepalive_without_calls", BoolReader(&srv.permit_keepalive_without_calls)},
         {"drain_timeout_seconds", DoubleReader(&srv.drain_timeout_seconds, 0.0, 86400.0)}}},
+      {"experts", ExpertKeys(&c->engine.experts)},
       {"metrics", {{"listen", ListenReader(&c->metrics.listen)}}},
       {"log", {{"level", LogLevelReader(&c->log_level)}}},
   };
@@ -270,6 +333,10 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text, absl
       [&](const Section& section, const YAML::Node& node, const YAML::Mark& mark) {
         return ParseSection(section, node, mark, source);
       }));
+  // Rules across keys (weights summing to one, t1 <= t2, a cache budget for offloading modes).
+  if (absl::Status s = runtime::ValidateExpertOptions(config.engine.experts); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
+  }
   return config;
 }
 

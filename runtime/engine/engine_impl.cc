@@ -161,6 +161,7 @@ void Engine::Impl::AdmitSubmitted(std::vector<std::unique_ptr<RequestState>> sub
   for (std::unique_ptr<RequestState>& req : submitted) {
     const RequestId id = req->id();
     absl::Status s = scheduler_.Add(static_cast<int64_t>(id), req->request().prompt_tokens, req->request().max_tokens);
+    if (s.ok()) executor_->BeginSequence(static_cast<int64_t>(id), req->request().precision_policy);
     requests_.emplace(id, std::move(req));
     // Submit checked every limit already; a failure here is our fault, reported on the stream.
     if (!s.ok()) FinishRequest(id, FinishReason::kError, absl::StrCat("scheduler rejected the request: ", s.message()), events);
@@ -247,6 +248,7 @@ void Engine::Impl::FinishRequest(RequestId id, FinishReason reason, std::string 
   requests_.erase(it);
   if (std::optional<GenerateEvent> chunk = req->TakeChunk()) events->emissions.emplace_back(req.get(), std::move(*chunk));
   GenerateEvent final_event = req->MakeFinal(reason, std::move(message), absl::Now());
+  final_event.final.expert_stats = executor_->EndSequence(static_cast<int64_t>(id));
   if (!req->scheduled()) ++events->left_queue;
   ++loop_stats_.requests_finished;
   events->emissions.emplace_back(req.get(), std::move(final_event));
@@ -257,6 +259,7 @@ void Engine::Impl::PublishStats(StepEvents* events) {
   loop_stats_.running = scheduler_.num_running();
   loop_stats_.waiting = scheduler_.num_waiting();
   loop_stats_.kv_blocks_used = scheduler_.num_blocks_used();
+  loop_stats_.experts = executor_->ExpertTotals();
   absl::MutexLock lock(&mu_);
   stats_ = loop_stats_;
   queued_ -= events->left_queue;

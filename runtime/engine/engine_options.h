@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/experts/expert_options.h"
+
 namespace hobbit::runtime {
 
 struct SchedulerOptions {
@@ -24,10 +26,11 @@ struct KvOptions {
 
 struct EngineOptions {
   std::string model_path;       // GGUF file (first shard of a split model)
-  std::string backend = "cpu";  // "cpu" (later "cuda")
+  std::string backend = "auto";  // "cpu", "cuda", or "auto": CUDA when built with it and a GPU is present
   int32_t cpu_threads = 0;      // 0 = all cores
   SchedulerOptions scheduler;
   KvOptions kv;
+  ExpertOptions experts;        // expert offloading (runtime/experts/expert_options.h)
 };
 
 }  // namespace hobbit::runtime

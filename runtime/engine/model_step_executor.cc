@@ -4,24 +4,54 @@
 
 #include "absl/strings/str_format.h"
 #include "kernels/base/status_macros.h"
-#include "runtime/backend/cpu_backend.h"
+#include "runtime/backend/backend_factory.h"
 #include "runtime/engine/resolve_options.h"
 
 namespace hobbit::runtime {
 namespace {
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options) {
-  if (options.backend == "cpu") {
-    if (options.cpu_threads < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("cpu_threads: %d is out of range; it must be >= 0 (0 = all cores)", options.cpu_threads));
-    }
-    CpuBackendOptions cpu;
-    cpu.threads = options.cpu_threads;
-    return std::make_unique<CpuBackend>(cpu);
+  if (options.cpu_threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("cpu_threads: %d is out of range; it must be >= 0 (0 = all cores)", options.cpu_threads));
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("backend: \"%s\" is not available in this build (available: \"cpu\")", options.backend));
+  BackendChoice choice;
+  choice.name = options.backend;
+  choice.cpu_threads = options.cpu_threads;
+  return CreateBackend(choice);
+}
+
+SequenceExpertStats ToSequenceStats(const ExpertStats& s) {
+  SequenceExpertStats o;
+  o.lookups = s.lookups;
+  o.hits_high = s.hits_high;
+  o.hits_low = s.hits_low;
+  o.low_served_high = s.low_served_high;
+  o.misses_high = s.misses_high;
+  o.misses_low = s.misses_low;
+  o.misses_skip = s.misses_skip;
+  o.bytes_demand = s.bytes_demand;
+  o.bytes_prefetch = s.bytes_prefetch;
+  o.prefetch_issued = s.prefetch_issued;
+  o.prefetch_used = s.prefetch_used;
+  o.prefetch_wasted = s.prefetch_wasted;
+  o.prefetch_late = s.prefetch_late;
+  o.load_wait_seconds = s.load_wait_seconds;
+  return o;
+}
+
+std::optional<ExpertPolicy> ToExpertPolicy(PrecisionPolicy p) {
+  switch (p) {
+    case PrecisionPolicy::kQuality:
+      return ExpertPolicy::kQuality;
+    case PrecisionPolicy::kBalanced:
+      return ExpertPolicy::kBalanced;
+    case PrecisionPolicy::kSpeed:
+      return ExpertPolicy::kSpeed;
+    case PrecisionPolicy::kDefault:
+      break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -35,7 +65,14 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   std::unique_ptr<ModelStepExecutor> ex(new ModelStepExecutor());
   HOBBIT_ASSIGN_OR_RETURN(ex->backend_, MakeBackend(options));
   say("loading model weights");
-  HOBBIT_ASSIGN_OR_RETURN(ex->model_, Model::Load(std::move(file), *ex->backend_, ModelLoadOptions{}));
+  ModelLoadOptions load;
+  if (options.experts.mode != ExpertMode::kResident) {
+    HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
+    auto loader = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);
+    ex->experts_ = loader.get();
+    load.expert_ffn = std::move(loader);
+  }
+  HOBBIT_ASSIGN_OR_RETURN(ex->model_, Model::Load(std::move(file), *ex->backend_, std::move(load)));
   HOBBIT_ASSIGN_OR_RETURN(ex->scheduler_config_, ResolveSchedulerConfig(options, ex->model_->config().n_ctx_train));
   const KvCacheShape shape = ex->model_->kv_shape();
   HOBBIT_ASSIGN_OR_RETURN(int32_t num_blocks,
@@ -44,11 +81,28 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   HOBBIT_ASSIGN_OR_RETURN(ex->kv_, KvCache::Create(*ex->backend_, shape, options.kv.block_size, num_blocks));
   say("warming up");
   HOBBIT_RETURN_IF_ERROR(ex->WarmUp());
+  if (ex->experts_ != nullptr) {
+    // The warm-up's experts stay cached; its records and statistics do not count.
+    ex->experts_->EndSequence(0);
+    ex->experts_->ResetStats();
+  }
   return ex;
 }
 
 absl::Status ModelStepExecutor::Execute(const StepPlan& plan, StepOutput* out) {
   return model_->Forward(plan, *kv_, out);
+}
+
+void ModelStepExecutor::BeginSequence(int64_t seq_id, PrecisionPolicy policy) {
+  if (experts_ != nullptr) experts_->BeginSequence(seq_id, ToExpertPolicy(policy));
+}
+
+SequenceExpertStats ModelStepExecutor::EndSequence(int64_t seq_id) {
+  return experts_ != nullptr ? ToSequenceStats(experts_->EndSequence(seq_id)) : SequenceExpertStats{};
+}
+
+SequenceExpertStats ModelStepExecutor::ExpertTotals() const {
+  return experts_ != nullptr ? ToSequenceStats(experts_->total_stats()) : SequenceExpertStats{};
 }
 
 absl::Status ModelStepExecutor::WarmUp() {

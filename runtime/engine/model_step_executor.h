@@ -10,6 +10,7 @@
 #include "runtime/backend/backend.h"
 #include "runtime/engine/engine_options.h"
 #include "runtime/engine/step_executor.h"
+#include "runtime/experts/offloaded_expert_ffn.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/kv/kv_cache.h"
 #include "runtime/model/model.h"
@@ -21,7 +22,8 @@ namespace hobbit::runtime {
 // thread only, like the Model it wraps.
 class ModelStepExecutor final : public StepExecutor {
  public:
-  // Makes the backend named by options.backend, loads the model from `file`, resolves the
+  // Makes the backend named by options.backend, loads the model from `file` (with the expert
+  // loader of options.experts unless its mode is resident), resolves the
   // scheduler limits against the model's context, sizes the KV cache from kv.cache_bytes and
   // runs one warm-up step. `progress` (may be empty) gets one-line status messages.
   static absl::StatusOr<std::unique_ptr<ModelStepExecutor>> Create(
@@ -29,6 +31,9 @@ class ModelStepExecutor final : public StepExecutor {
       const std::function<void(std::string_view)>& progress);
 
   absl::Status Execute(const StepPlan& plan, StepOutput* out) override;
+  void BeginSequence(int64_t seq_id, PrecisionPolicy policy) override;
+  SequenceExpertStats EndSequence(int64_t seq_id) override;
+  SequenceExpertStats ExpertTotals() const override;
 
   const ModelConfig& model_config() const { return model_->config(); }
   const SchedulerConfig& scheduler_config() const { return scheduler_config_; }
@@ -40,6 +45,7 @@ class ModelStepExecutor final : public StepExecutor {
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Model> model_;
+  OffloadedExpertFfn* experts_ = nullptr;  // owned by model_; null when every expert is resident
   std::unique_ptr<KvCache> kv_;
   SchedulerConfig scheduler_config_;
 };

@@ -3,7 +3,10 @@
 // deterministic stand-in.
 #pragma once
 
+#include <cstdint>
+
 #include "absl/status/status.h"
+#include "runtime/engine/generate_types.h"
 #include "runtime/model/step_plan.h"
 
 namespace hobbit::runtime {
@@ -20,6 +23,15 @@ class StepExecutor {
   // Writes the K/V of every planned token and fills `out` with one row of logits per sequence
   // that asked for them (StepOutput's layout). An error fails the step's sequences only.
   virtual absl::Status Execute(const StepPlan& plan, StepOutput* out) = 0;
+
+  // Expert offloading hooks; executors without an expert cache keep the defaults (no-ops, zero
+  // statistics). A sequence begins when admitted (with its request's precision policy) and
+  // ends when it finishes, whatever the reason; EndSequence returns its expert statistics and
+  // drops its per-sequence records.
+  virtual void BeginSequence(int64_t seq_id, PrecisionPolicy policy) {}
+  virtual SequenceExpertStats EndSequence(int64_t seq_id) { return {}; }
+  // Totals over every sequence since start.
+  virtual SequenceExpertStats ExpertTotals() const { return {}; }
 };
 
 }  // namespace hobbit::runtime

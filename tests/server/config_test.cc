@@ -90,7 +90,7 @@ TEST(ConfigTest, OutOfRangeNamesTheRange) {
   ExpectError("scheduler:\n  max_running: 0\n", {"test.yaml:2", "scheduler.max_running", "[1, 4096]"});
   ExpectError("server:\n  listen: localhost\n", {"server.listen", "HOST:PORT"});
   ExpectError("server:\n  listen: localhost:70000\n", {"server.listen", "[0, 65535]"});
-  ExpectError("engine:\n  backend: tpu\n", {"engine.backend", "cpu or cuda", "'tpu'"});
+  ExpectError("engine:\n  backend: tpu\n", {"engine.backend", "cpu, cuda or auto", "'tpu'"});
   ExpectError("log:\n  level: loud\n", {"log.level", "'loud'"});
   ExpectError("server:\n  drain_timeout_seconds: -1\n", {"server.drain_timeout_seconds"});
 }
@@ -194,6 +194,36 @@ TEST(ConfigTest, EveryFileInConfigLoads) {
     EXPECT_TRUE(config.ok()) << config.status();
   }
   EXPECT_GE(files, 1);
+}
+
+}  // namespace
+}  // namespace hobbit::server
+
+namespace hobbit::server {
+namespace {
+
+TEST(ConfigTest, ExpertKeysReachTheEngineOptions) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(
+      "experts:\n  mode: hobbit\n  gpu_cache_bytes: 1000000\n  low_format: int2\n  t1: 0.5\n"
+      "  prefetch_depth: 2\n  state_dir: /var/lib/hobbit\n",
+      "test.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->engine.experts.mode, runtime::ExpertMode::kHobbit);
+  EXPECT_EQ(config->engine.experts.gpu_cache_bytes, 1000000);
+  EXPECT_EQ(config->engine.experts.low_format, runtime::LowFormat::kInt2);
+  EXPECT_FLOAT_EQ(config->engine.experts.balanced.t1, 0.5f);
+  EXPECT_EQ(config->engine.experts.prefetch_depth, 2);
+  EXPECT_EQ(config->engine.experts.state_dir, "/var/lib/hobbit");
+}
+
+TEST(ConfigTest, BadExpertValuesAreNamed) {
+  absl::StatusOr<DaemonConfig> config = ParseDaemonConfig("experts:\n  mode: turbo\n", "test.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("experts.mode"), absl::string_view::npos) << config.status();
+  // An offloading mode needs a cache budget: the cross-key check names the key.
+  config = ParseDaemonConfig("experts:\n  mode: ondemand-lru\n", "test.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("gpu_cache_bytes"), absl::string_view::npos) << config.status();
 }
 
 }  // namespace

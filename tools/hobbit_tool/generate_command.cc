@@ -44,7 +44,7 @@ absl::Status Generate(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(runtime::SamplingParams sampling, ReadSampling(flags));
   HOBBIT_ASSIGN_OR_RETURN(int64_t max_tokens, flags.GetInt("max-tokens", 1, 1 << 20));
   HOBBIT_ASSIGN_OR_RETURN(int64_t threads, flags.GetInt("threads", 0, 1024));
-  HOBBIT_ASSIGN_OR_RETURN(LoadedModel m, LoadModel(flags.GetString("model"), static_cast<int>(threads)));
+  HOBBIT_ASSIGN_OR_RETURN(LoadedModel m, LoadModel(flags.GetString("model"), flags.GetString("backend"), static_cast<int>(threads)));
   HOBBIT_ASSIGN_OR_RETURN(runtime::TokenizerVocab vocab, runtime::LoadTokenizerVocab(*m.file));
   HOBBIT_ASSIGN_OR_RETURN(auto tokenizer, runtime::Tokenizer::Create(std::move(vocab)));
   const std::vector<int32_t> prompt = tokenizer->Encode(flags.GetString("prompt"), true, false);
@@ -117,6 +117,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.Add("stop", "stop string (repeat the flag for several)");
   flags.Add("ignore-eos", "keep generating past end-of-generation tokens", false, true);
   flags.Add("threads", "CPU threads (0: all cores)", false, false, "0");
+  flags.Add("backend", "cpu, cuda, or auto (CUDA when a GPU is present)", false, false, "auto");
   if (auto code = flags.ParseOrExit(args)) return *code;
   if (auto s = Generate(flags); !s.ok()) {
     std::fprintf(stderr, "hobbit-tool generate: %s\n", std::string(s.message()).c_str());

@@ -1,11 +1,11 @@
-// LoadedModel: a GGUF file, a CPU backend and the model on it, for the offline subcommands.
+// LoadedModel: a GGUF file, a backend and the model on it, for the offline subcommands.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "runtime/backend/cpu_backend.h"
+#include "runtime/backend/backend.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 
@@ -13,10 +13,11 @@ namespace hobbit::tools {
 
 struct LoadedModel {
   std::shared_ptr<const runtime::GgufFile> file;
-  std::unique_ptr<runtime::CpuBackend> backend;
+  std::unique_ptr<runtime::Backend> backend;
   std::unique_ptr<runtime::Model> model;
 };
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& path, int threads);
+// `backend`: "cpu", "cuda" or "auto" (CUDA when built with it and a GPU is present).
+absl::StatusOr<LoadedModel> LoadModel(const std::string& path, const std::string& backend, int threads);
 
 }  // namespace hobbit::tools

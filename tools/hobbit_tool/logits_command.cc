@@ -16,7 +16,7 @@ absl::Status WriteLogits(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, ParseIntList(flags.GetString("tokens"), "tokens"));
   HOBBIT_ASSIGN_OR_RETURN(int64_t threads, flags.GetInt("threads", 0, 1024));
   HOBBIT_ASSIGN_OR_RETURN(int64_t chunk, flags.GetInt("chunk", 1, 1 << 20));
-  HOBBIT_ASSIGN_OR_RETURN(LoadedModel m, LoadModel(flags.GetString("model"), static_cast<int>(threads)));
+  HOBBIT_ASSIGN_OR_RETURN(LoadedModel m, LoadModel(flags.GetString("model"), flags.GetString("backend"), static_cast<int>(threads)));
   for (int32_t t : tokens) {
     if (t < 0 || t >= m.model->config().n_vocab) {
       return absl::InvalidArgumentError(absl::StrCat("--tokens: id ", t, " is out of range [0, ", m.model->config().n_vocab, ")"));
@@ -45,6 +45,7 @@ int RunLogits(const std::vector<std::string>& args) {
   flags.Add("tokens", "comma-separated token ids, e.g. 1,2,3", true);
   flags.Add("out", "output file: n_tokens x n_vocab float32, little-endian, row-major", true);
   flags.Add("threads", "CPU threads (0: all cores)", false, false, "0");
+  flags.Add("backend", "cpu, cuda, or auto (CUDA when a GPU is present)", false, false, "auto");
   flags.Add("chunk", "tokens per forward step", false, false, "64");
   if (auto code = flags.ParseOrExit(args)) return *code;
   if (auto s = WriteLogits(flags); !s.ok()) {

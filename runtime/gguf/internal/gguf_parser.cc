@@ -207,7 +207,7 @@ absl::StatusOr<GgufValue> ReadArrayElements(Cursor& c, T type, uint64_t n, absl:
 
 absl::StatusOr<GgufValue> ReadArray(Cursor& c, absl::string_view what) {
   uint64_t type_at = c.pos();
-  uint32_t type_id;
+  uint32_t type_id = 0;
   HOBBIT_RETURN_IF_ERROR(c.Read(&type_id, absl::StrCat(what, " array element type")));
   if (!IsValidGgufValueType(type_id)) {
     return c.Error(type_at, absl::StrCat(what, ": unknown array element type ", type_id));
@@ -292,7 +292,7 @@ absl::Status ReadMetadata(Cursor& c, uint64_t n_kv, GgufShardContents& out) {
     std::string what = absl::StrCat("key ", Quoted(key));
     if (!seen.insert(key).second) return c.Error(key_at, absl::StrCat("duplicate ", what));
     uint64_t type_at = c.pos();
-    uint32_t type_id;
+    uint32_t type_id = 0;
     HOBBIT_RETURN_IF_ERROR(c.Read(&type_id, absl::StrCat(what, " value type")));
     if (!IsValidGgufValueType(type_id)) {
       return c.Error(type_at, absl::StrCat(what, ": unknown value type ", type_id));
@@ -364,7 +364,7 @@ absl::Status ReadTensorInfo(Cursor& c, uint64_t index, uint64_t alignment, GgufT
                                     kGgufMaxTensorNameBytes));
   }
   what = absl::StrCat("tensor ", Quoted(t.name));
-  uint32_t n_dims;
+  uint32_t n_dims = 0;
   HOBBIT_RETURN_IF_ERROR(c.Read(&n_dims, absl::StrCat(what, " n_dims")));
   if (n_dims > kGgufMaxDims) {
     return c.Error(at, absl::StrCat(what, ": n_dims ", n_dims, " > ", kGgufMaxDims));

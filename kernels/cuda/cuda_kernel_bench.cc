@@ -1,0 +1,169 @@
+// cuda-kernel-bench: bandwidth of the quantized matrix-vector kernels on the GPU (not a test).
+//
+// Measures the device-to-device copy bandwidth (bytes read + written), then times QuantMatVec
+// for every type at 14336x4096 and 4096x14336 with 1 and 8 tokens: CUDA events around batches of
+// launches after a warm-up, median of the batches, rotating over enough weight copies that they
+// exceed the L2 cache several times. Reports GB/s of weight bytes and the fraction of the copy
+// bandwidth, as a table on stdout and JSON (--json PATH).
+//
+//   cuda-kernel-bench --json bench.json
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/base/ggml_type.h"
+#include "kernels/cuda/quant_matvec.h"
+#include "kernels/quant/quantize.h"
+
+namespace hobbit::kernels {
+namespace {
+
+void Check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
+    std::exit(1);
+  }
+}
+
+// Median milliseconds of one call of fn, timed in batches of `per_batch` calls.
+template <typename F>
+double MedianMs(F&& fn, int per_batch, int batches) {
+  cudaEvent_t start, stop;
+  Check(cudaEventCreate(&start), "event");
+  Check(cudaEventCreate(&stop), "event");
+  for (int i = 0; i < per_batch; ++i) fn(i);  // warm-up
+  Check(cudaDeviceSynchronize(), "warm-up");
+  std::vector<double> ms;
+  for (int b = 0; b < batches; ++b) {
+    Check(cudaEventRecord(start), "record");
+    for (int i = 0; i < per_batch; ++i) fn(i);
+    Check(cudaEventRecord(stop), "record");
+    Check(cudaEventSynchronize(stop), "sync");
+    float t = 0;
+    Check(cudaEventElapsedTime(&t, start, stop), "elapsed");
+    ms.push_back(t / per_batch);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+double CopyBandwidth() {
+  const size_t bytes = size_t{1} << 30;
+  void* a = nullptr;
+  void* b = nullptr;
+  Check(cudaMalloc(&a, bytes), "malloc copy source");
+  Check(cudaMalloc(&b, bytes), "malloc copy target");
+  Check(cudaMemset(a, 1, bytes), "memset");
+  const double ms = MedianMs([&](int) { Check(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice), "copy"); }, 5, 11);
+  cudaFree(a);
+  cudaFree(b);
+  return 2.0 * bytes / (ms * 1e-3) / 1e9;
+}
+
+// A rows x cols weight of distinct random rows (a pool of quantized rows, repeated in turn).
+std::vector<uint8_t> RandomWeight(GgmlType type, int64_t rows, int64_t cols, int64_t row_bytes, std::mt19937& rng) {
+  constexpr int kPool = 61;
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<uint8_t> pool(kPool * row_bytes);
+  std::vector<float> row(cols);
+  for (int i = 0; i < kPool; ++i) {
+    for (auto& v : row) v = dist(rng);
+    if (!QuantizeRow(type, row.data(), pool.data() + i * row_bytes, cols).ok()) std::exit(2);
+  }
+  std::vector<uint8_t> w(rows * row_bytes);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(w.data() + r * row_bytes, pool.data() + (r % kPool) * row_bytes, row_bytes);
+  return w;
+}
+
+struct Result {
+  std::string type;
+  int64_t rows, cols, n_tokens;
+  double ms, gbps, fraction;
+};
+
+}  // namespace
+}  // namespace hobbit::kernels
+
+int main(int argc, char** argv) {
+  using namespace hobbit::kernels;
+  std::string json_path;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--json") json_path = argv[i + 1];
+  }
+  cudaDeviceProp prop;
+  Check(cudaGetDeviceProperties(&prop, 0), "device properties");
+  const double copy_gbps = CopyBandwidth();
+  std::printf("device %s, %d SMs, L2 %d MB; device-to-device copy %.0f GB/s (read + write)\n", prop.name,
+              prop.multiProcessorCount, prop.l2CacheSize >> 20, copy_gbps);
+  const GgmlType types[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                            GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
+                            GgmlType::kF16,  GgmlType::kBF16, GgmlType::kF32};
+  const int64_t shapes[][2] = {{14336, 4096}, {4096, 14336}};
+  std::mt19937 rng(1234);
+  std::vector<Result> results;
+  float* x = nullptr;
+  float* y = nullptr;
+  Check(cudaMalloc(&x, sizeof(float) * 8 * 14336), "malloc x");
+  Check(cudaMalloc(&y, sizeof(float) * 8 * 14336), "malloc y");
+  {
+    std::vector<float> hx(8 * 14336);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (auto& v : hx) v = dist(rng);
+    Check(cudaMemcpy(x, hx.data(), sizeof(float) * hx.size(), cudaMemcpyHostToDevice), "copy x");
+  }
+  for (GgmlType type : types) {
+    for (const auto& shape : shapes) {
+      const int64_t rows = shape[0], cols = shape[1];
+      const int64_t row_bytes = *GgmlRowBytes(static_cast<uint32_t>(type), cols);
+      const size_t bytes = static_cast<size_t>(rows * row_bytes);
+      const std::vector<uint8_t> host = RandomWeight(type, rows, cols, row_bytes, rng);
+      // Enough copies to exceed 4x the L2 cache, so every call reads HBM.
+      const int copies = static_cast<int>(std::max<size_t>(2, (4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1));
+      uint8_t* w = nullptr;
+      Check(cudaMalloc(&w, bytes * copies), "malloc weights");
+      for (int c = 0; c < copies; ++c) Check(cudaMemcpy(w + c * bytes, host.data(), bytes, cudaMemcpyHostToDevice), "copy w");
+      for (int32_t n_tokens : {1, 8}) {
+        const double ms = MedianMs(
+            [&](int i) {
+              QuantMatVecParams p{.type = type, .w = w + (i % copies) * bytes, .rows = rows, .cols = cols,
+                                  .row_bytes = row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+              if (!QuantMatVec(p, nullptr).ok()) std::exit(3);
+            },
+            4 * copies, 15);
+        const double gbps = bytes / (ms * 1e-3) / 1e9;
+        results.push_back({GgmlTypeName(type), rows, cols, n_tokens, ms, gbps, gbps / copy_gbps});
+      }
+      cudaFree(w);
+    }
+  }
+  Check(cudaDeviceSynchronize(), "final sync");
+  std::string json = absl::StrCat("{\n  \"device\": \"", prop.name, "\",\n  \"copy_gbps\": ", copy_gbps,
+                                  ",\n  \"matvec\": [\n");
+  std::printf("%-6s %6s %6s %4s %9s %8s %7s\n", "type", "rows", "cols", "tok", "us", "GB/s", "of copy");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    std::printf("%-6s %6lld %6lld %4lld %9.2f %8.0f %6.1f%%\n", r.type.c_str(), static_cast<long long>(r.rows),
+                static_cast<long long>(r.cols), static_cast<long long>(r.n_tokens), r.ms * 1e3, r.gbps,
+                100.0 * r.fraction);
+    absl::StrAppend(&json, "    {\"type\": \"", r.type, "\", \"rows\": ", r.rows, ", \"cols\": ", r.cols,
+                    ", \"n_tokens\": ", r.n_tokens, ", \"us\": ", r.ms * 1e3, ", \"gbps\": ", r.gbps,
+                    ", \"fraction_of_copy\": ", r.fraction, "}", i + 1 < results.size() ? ",\n" : "\n");
+  }
+  json += "  ]\n}\n";
+  if (!json_path.empty()) {
+    FILE* f = std::fopen(json_path.c_str(), "w");
+    if (f == nullptr) return 4;
+    std::fputs(json.c_str(), f);
+    std::fclose(f);
+  }
+  return 0;
+}

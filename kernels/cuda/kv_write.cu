@@ -1,0 +1,33 @@
+#include "kernels/cuda/kv_write.h"
+
+#include "kernels/cuda/internal/launch_status.h"
+
+namespace hobbit::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+// blockIdx.y is the token; threads cover the K row then the V row.
+__global__ void KvWriteKernel(KvWriteF32Params p) {
+  const int32_t t = blockIdx.y;
+  const int64_t slot = p.slots[t];
+  for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < p.k_row + p.v_row; i += gridDim.x * blockDim.x) {
+    if (i < p.k_row) {
+      p.k_cache[slot * p.k_row + i] = p.k[static_cast<int64_t>(t) * p.k_row + i];
+    } else {
+      const int32_t j = i - p.k_row;
+      p.v_cache[slot * p.v_row + j] = p.v[static_cast<int64_t>(t) * p.v_row + j];
+    }
+  }
+}
+
+}  // namespace
+
+absl::Status KvWriteF32(const KvWriteF32Params& p, CUstream_st* stream) {
+  if (p.n_tokens <= 0 || p.k_row + p.v_row <= 0) return absl::OkStatus();
+  const dim3 grid(cuda_internal::GridFor(p.k_row + p.v_row, kThreads), static_cast<unsigned>(p.n_tokens));
+  KvWriteKernel<<<grid, kThreads, 0, stream>>>(p);
+  return cuda_internal::LaunchStatus("cuda kv_write");
+}
+
+}  // namespace hobbit::kernels

@@ -1,0 +1,105 @@
+#include "kernels/cuda/paged_attention.h"
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cuda/internal/launch_status.h"
+
+namespace hobbit::kernels {
+namespace {
+
+constexpr int kThreads = 128;  // also the context positions per chunk
+constexpr int kDimsPerThread = kPagedAttentionMaxHeadDim / kThreads;
+
+__device__ __forceinline__ float BlockReduce(float v, float* scratch, bool is_max) {
+  for (int off = 16; off > 0; off /= 2) {
+    const float o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = is_max ? fmaxf(v, o) : v + o;
+  }
+  __syncthreads();  // scratch may still be read from the previous reduction
+  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
+  __syncthreads();
+  float r = scratch[0];
+#pragma unroll
+  for (int w = 1; w < kThreads / 32; ++w) r = is_max ? fmaxf(r, scratch[w]) : r + scratch[w];
+  return r;
+}
+
+__global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionParams p) {
+  __shared__ float q_s[kPagedAttentionMaxHeadDim];
+  __shared__ float prob[kThreads];
+  __shared__ int64_t slot_s[kThreads];
+  __shared__ float scratch[kThreads / 32];
+  const int32_t t = blockIdx.x / p.n_head;
+  const int32_t h = blockIdx.x % p.n_head;
+  const int32_t kvh = h / (p.n_head / p.n_head_kv);
+  const float* q = p.q + (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_k;
+  for (int d = threadIdx.x; d < p.head_dim_k; d += kThreads) q_s[d] = q[d];
+  const int32_t n_ctx = p.token_pos[t] + 1;
+  const int32_t* table = p.block_tables + static_cast<int64_t>(p.token_seq[t]) * p.max_blocks;
+  const int64_t k_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_k;
+  const int64_t v_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_v;
+  float acc[kDimsPerThread] = {};
+  float running_max = -INFINITY;
+  float running_sum = 0.0f;
+  __syncthreads();
+  for (int32_t j0 = 0; j0 < n_ctx; j0 += kThreads) {
+    const int32_t j = j0 + threadIdx.x;
+    float score = -INFINITY;
+    if (j < n_ctx) {
+      const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
+      slot_s[threadIdx.x] = slot;
+      const float* k = p.k_cache + slot * k_stride + static_cast<int64_t>(kvh) * p.head_dim_k;
+      float dot = 0.0f;
+      for (int d = 0; d < p.head_dim_k; ++d) dot = fmaf(q_s[d], k[d], dot);
+      score = dot * p.scale;
+    }
+    const float chunk_max = BlockReduce(score, scratch, true);
+    const float new_max = fmaxf(running_max, chunk_max);
+    const float e = j < n_ctx ? expf(score - new_max) : 0.0f;
+    prob[threadIdx.x] = e;
+    const float chunk_sum = BlockReduce(e, scratch, false);  // its barriers publish prob and slot_s
+    const float rescale = expf(running_max - new_max);       // 0 on the first chunk
+    running_sum = running_sum * rescale + chunk_sum;
+    running_max = new_max;
+    const int32_t n_here = min(kThreads, n_ctx - j0);
+#pragma unroll
+    for (int k = 0; k < kDimsPerThread; ++k) {
+      const int d = threadIdx.x + k * kThreads;
+      if (d >= p.head_dim_v) break;
+      float a = acc[k] * rescale;
+      for (int32_t i = 0; i < n_here; ++i) {
+        const float* v = p.v_cache + slot_s[i] * v_stride + static_cast<int64_t>(kvh) * p.head_dim_v;
+        a = fmaf(prob[i], v[d], a);
+      }
+      acc[k] = a;
+    }
+    __syncthreads();  // prob and slot_s are rewritten by the next chunk
+  }
+  float* out = p.out + (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_v;
+  const float inv = 1.0f / running_sum;
+#pragma unroll
+  for (int k = 0; k < kDimsPerThread; ++k) {
+    const int d = threadIdx.x + k * kThreads;
+    if (d < p.head_dim_v) out[d] = acc[k] * inv;
+  }
+}
+
+}  // namespace
+
+absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* stream) {
+  if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cuda attention: ", p.n_head, " heads are not a multiple of ", p.n_head_kv, " KV heads"));
+  }
+  if (p.head_dim_k <= 0 || p.head_dim_v <= 0 || p.head_dim_k > kPagedAttentionMaxHeadDim ||
+      p.head_dim_v > kPagedAttentionMaxHeadDim || p.block_size <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda attention: head dims ", p.head_dim_k, "/", p.head_dim_v,
+                                                   " (at most ", kPagedAttentionMaxHeadDim, "), block size ",
+                                                   p.block_size));
+  }
+  const int64_t blocks = static_cast<int64_t>(p.n_tokens) * p.n_head;
+  if (blocks <= 0) return absl::OkStatus();
+  AttentionKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+  return cuda_internal::LaunchStatus("cuda attention");
+}
+
+}  // namespace hobbit::kernels

@@ -1,0 +1,41 @@
+// Causal attention over a paged KV cache on CUDA, for decode and prefill tokens of several
+// sequences in one launch.
+//
+// Caches are [num_blocks, block_size, n_head_kv, head_dim] float32. Token t of sequence s at
+// position p attends to positions 0..p of s through s's block table; query head h reads KV head
+// h / (n_head / n_head_kv). One thread block per (token, head) walks the context in chunks of
+// 128 positions with an online (running max) softmax in float32, so any context length runs in
+// fixed shared memory. Limits: head_dim_k, head_dim_v <= kPagedAttentionMaxHeadDim.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+struct CUstream_st;
+
+namespace hobbit::kernels {
+
+inline constexpr int32_t kPagedAttentionMaxHeadDim = 512;
+
+struct CudaPagedAttentionParams {
+  const float* q = nullptr;  // device [n_tokens, n_head, head_dim_k]
+  float* out = nullptr;      // device [n_tokens, n_head, head_dim_v]
+  int32_t n_tokens = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim_k = 0;
+  int32_t head_dim_v = 0;
+  float scale = 1.0f;
+  const float* k_cache = nullptr;
+  const float* v_cache = nullptr;
+  int32_t block_size = 0;
+  const int32_t* token_seq = nullptr;     // device [n_tokens]
+  const int32_t* token_pos = nullptr;     // device [n_tokens]
+  const int32_t* block_tables = nullptr;  // device [n_seqs, max_blocks]
+  int32_t max_blocks = 0;
+};
+
+absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* stream);
+
+}  // namespace hobbit::kernels

@@ -1,0 +1,30 @@
+// Rotary position embedding on CUDA, in place over [n_tokens, n_heads, head_dim].
+//
+// Pair i of a head (i < n_rot / 2) rotates by angle pos * freq_scale * base^(-2i / n_rot),
+// computed in double precision as the CPU twin does. Adjacent style rotates (x[2i], x[2i+1]);
+// half-split (NEOX) style (x[i], x[i + n_rot/2]). Dims at and past n_rot are left as they are.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+struct CUstream_st;
+
+namespace hobbit::kernels {
+
+struct CudaRopeParams {
+  float* x = nullptr;
+  const int32_t* positions = nullptr;  // device [n_tokens]
+  int32_t n_tokens = 0;
+  int32_t n_heads = 0;
+  int32_t head_dim = 0;
+  int32_t n_rot = 0;  // even, <= head_dim
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  bool half_split = false;
+};
+
+absl::Status RopeF32(const CudaRopeParams& p, CUstream_st* stream);
+
+}  // namespace hobbit::kernels

@@ -1,0 +1,262 @@
+#include "runtime/backend/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/base/ggml_type.h"
+#include "kernels/base/status_macros.h"
+#include "kernels/cuda/add.h"
+#include "kernels/cuda/fill.h"
+#include "kernels/cuda/gather_rows.h"
+#include "kernels/cuda/get_rows.h"
+#include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/kv_write.h"
+#include "kernels/cuda/paged_attention.h"
+#include "kernels/cuda/quant_matmul.h"
+#include "kernels/cuda/quant_matvec.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/rope.h"
+#include "kernels/cuda/router_topk.h"
+#include "kernels/cuda/scale_rows_by_sigmoid.h"
+#include "kernels/cuda/silu_mul.h"
+#include "runtime/backend/cuda_staging_ring.h"
+
+namespace hobbit::runtime {
+namespace {
+
+using kernels::GgmlType;
+using kernels::cuda_internal::CudaStatus;
+
+class CudaBuffer final : public DeviceBuffer {
+ public:
+  CudaBuffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
+  ~CudaBuffer() override { cudaFree(data_); }
+  void* data() override { return data_; }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  void* data_;
+  size_t bytes_;
+};
+
+absl::Status CheckWeight(const WeightView& w, std::string_view op) {
+  if (!kernels::GetRowsCanRun(static_cast<GgmlType>(w.type), w.cols)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda ", std::string(op), ": weight type ",
+                                                   kernels::GgmlTypeName(w.type), " with ", w.cols,
+                                                   " columns is not supported"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int CudaBackend::DeviceCount() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+CudaBackend::CudaBackend(const CudaBackendOptions& options) : options_(options) {}
+
+absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOptions& options) {
+  std::unique_ptr<CudaBackend> backend(new CudaBackend(options));
+  HOBBIT_RETURN_IF_ERROR(backend->Init());
+  return backend;
+}
+
+absl::Status CudaBackend::Init() {
+  const int count = DeviceCount();
+  if (options_.device < 0 || options_.device >= count) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cuda backend: device ", options_.device, " requested, ", count, " CUDA devices present"));
+  }
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(options_.device), "cuda backend: cudaSetDevice"));
+  HOBBIT_RETURN_IF_ERROR(
+      CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cuda backend: stream creation"));
+  if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
+    return absl::InternalError("cuda backend: cublasCreate failed");
+  }
+  if (cublasSetStream(cublas_, stream_) != CUBLAS_STATUS_SUCCESS) {
+    return absl::InternalError("cuda backend: cublasSetStream failed");
+  }
+  HOBBIT_ASSIGN_OR_RETURN(staging_, CudaStagingRing::Create(options_.staging_segment_bytes, stream_));
+  return absl::OkStatus();
+}
+
+CudaBackend::~CudaBackend() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  staging_.reset();
+  weights_.clear();
+  workspace_.reset();
+  router_out_.reset();
+  if (cublas_) cublasDestroy(cublas_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+absl::StatusOr<std::unique_ptr<DeviceBuffer>> CudaBackend::Allocate(size_t bytes, std::string_view what) {
+  void* data = nullptr;
+  const cudaError_t err = cudaMalloc(&data, std::max<size_t>(bytes, 1));
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // an allocation failure is not sticky; clear it
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    return absl::ResourceExhaustedError(absl::StrCat("out of device memory allocating ", std::string(what), ": ",
+                                                     bytes, " bytes wanted, ", free_bytes, " of ", total_bytes,
+                                                     " bytes free on device ", options_.device, " (",
+                                                     cudaGetErrorString(err), ")"));
+  }
+  return std::make_unique<CudaBuffer>(data, bytes);
+}
+
+absl::Status CudaBackend::Reserve(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes, std::string_view what) {
+  if (buffer && buffer->bytes() >= bytes) return absl::OkStatus();
+  HOBBIT_RETURN_IF_ERROR(Synchronize());  // the old buffer may still be read by queued ops
+  buffer.reset();
+  HOBBIT_ASSIGN_OR_RETURN(buffer, Allocate(bytes, what));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WeightView> CudaBackend::UploadWeight(const WeightView& host, std::string_view name) {
+  auto status = CheckWeight(host, "upload");
+  if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("tensor ", std::string(name), ": ", status.message()));
+  HOBBIT_ASSIGN_OR_RETURN(auto buffer, Allocate(static_cast<size_t>(host.bytes()), absl::StrCat("weight ", std::string(name))));
+  HOBBIT_RETURN_IF_ERROR(staging_->CopyToDevice(buffer->data(), host.data, static_cast<size_t>(host.bytes())));
+  WeightView device = host;
+  device.data = buffer->data();
+  weights_.push_back(std::move(buffer));
+  return device;
+}
+
+absl::Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
+  return staging_->CopyToDevice(dst, src, bytes);
+}
+
+absl::Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
+  HOBBIT_RETURN_IF_ERROR(
+      CudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "cuda copy to host"));
+  return Synchronize();
+}
+
+absl::Status CudaBackend::Synchronize() {
+  return CudaStatus(cudaStreamSynchronize(stream_), "cuda backend: stream synchronize");
+}
+
+absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) {
+  HOBBIT_RETURN_IF_ERROR(CheckWeight(table, "get_rows"));
+  for (int32_t i = 0; i < n; ++i) {
+    if (ids_host[i] < 0 || ids_host[i] >= table.rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cuda get_rows: id ", ids_host[i], " out of range [0, ", table.rows, ")"));
+    }
+  }
+  if (n <= 0) return absl::OkStatus();
+  HOBBIT_ASSIGN_OR_RETURN(void* ids, staging_->Upload(ids_host, sizeof(int32_t) * n));
+  kernels::GetRowsParams p{.type = static_cast<GgmlType>(table.type), .w = table.data, .rows = table.rows,
+                           .cols = table.cols, .row_bytes = table.row_bytes, .ids = static_cast<const int32_t*>(ids),
+                           .first_row = 0, .n = n, .out = out};
+  return kernels::GetRowsF32(p, stream_);
+}
+
+absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) {
+  HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
+  kernels::CudaQuantMatMulParams p{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows,
+                                   .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+  const kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
+                                      .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+  if (!kernels::QuantMatVecCanRun(mv)) {
+    const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
+    HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
+  }
+  float* ws = workspace_ ? workspace_->as<float>() : nullptr;
+  return kernels::CudaQuantMatMul(p, ws, workspace_ ? workspace_->bytes() : 0, cublas_, stream_);
+}
+
+absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                  float* out) {
+  return kernels::RmsNormF32({.x = x, .weight = weight, .n_rows = n_rows, .dim = dim, .eps = eps, .out = out},
+                             stream_);
+}
+
+absl::Status CudaBackend::Rope(const RopeParams& p) {
+  kernels::CudaRopeParams k{.x = p.x, .positions = p.positions, .n_tokens = p.n_tokens, .n_heads = p.n_heads,
+                            .head_dim = p.head_dim, .n_rot = p.n_rot, .freq_base = p.freq_base,
+                            .freq_scale = p.freq_scale, .half_split = p.style == RopeStyle::kHalfSplit};
+  return kernels::RopeF32(k, stream_);
+}
+
+absl::Status CudaBackend::WriteKv(const KvWriteParams& p) {
+  return kernels::KvWriteF32({.k = p.k, .v = p.v, .k_cache = p.k_cache, .v_cache = p.v_cache, .slots = p.slots,
+                              .n_tokens = p.n_tokens, .k_row = p.k_row, .v_row = p.v_row},
+                             stream_);
+}
+
+absl::Status CudaBackend::Attention(const AttentionParams& p) {
+  kernels::CudaPagedAttentionParams k{.q = p.q, .out = p.out, .n_tokens = p.n_tokens, .n_head = p.n_head,
+                                      .n_head_kv = p.n_head_kv, .head_dim_k = p.head_dim_k,
+                                      .head_dim_v = p.head_dim_v, .scale = p.scale, .k_cache = p.k_cache,
+                                      .v_cache = p.v_cache, .block_size = p.block_size, .token_seq = p.token_seq,
+                                      .token_pos = p.token_pos, .block_tables = p.block_tables,
+                                      .max_blocks = p.max_blocks};
+  return kernels::PagedAttentionF32(k, stream_);
+}
+
+absl::Status CudaBackend::SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  return kernels::SiluMulF32(gate, up, n, out, stream_);
+}
+
+absl::Status CudaBackend::Add(float* x, const float* y, int64_t n) { return kernels::AddF32(x, y, n, stream_); }
+
+absl::Status CudaBackend::Fill(float* x, float value, int64_t n) { return kernels::FillF32(x, value, n, stream_); }
+
+absl::Status CudaBackend::AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) {
+  return kernels::AddRowBiasF32(x, bias, n_rows, dim, stream_);
+}
+
+absl::Status CudaBackend::Router(const RouterParams& p) {
+  if (p.k <= 0 || p.k > p.n_expert) {
+    return absl::InvalidArgumentError(absl::StrCat("router: k = ", p.k, " with ", p.n_expert, " experts"));
+  }
+  if (p.n_tokens <= 0) return absl::OkStatus();
+  const size_t count = static_cast<size_t>(p.n_tokens) * p.k;
+  const size_t bytes = count * (sizeof(int32_t) + sizeof(float));
+  HOBBIT_RETURN_IF_ERROR(Reserve(router_out_, bytes, "router top-k output"));
+  auto* ids = router_out_->as<int32_t>();
+  auto* weights = reinterpret_cast<float*>(ids + count);
+  HOBBIT_RETURN_IF_ERROR(kernels::RouterTopKF32({.logits = p.logits, .n_tokens = p.n_tokens, .n_expert = p.n_expert,
+                                                 .k = p.k, .renormalize = p.renormalize, .ids = ids,
+                                                 .weights = weights},
+                                                stream_));
+  router_host_.resize(bytes);
+  HOBBIT_RETURN_IF_ERROR(CopyToHost(router_host_.data(), ids, bytes));
+  std::memcpy(p.ids_host, router_host_.data(), count * sizeof(int32_t));
+  std::memcpy(p.weights_host, router_host_.data() + count * sizeof(int32_t), count * sizeof(float));
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) {
+  if (n <= 0) return absl::OkStatus();
+  HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
+  return kernels::GatherRowsF32(src, static_cast<const int32_t*>(rows), n, dim, dst, stream_);
+}
+
+absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
+                                           int32_t n, int64_t dim, float* dst) {
+  if (n <= 0) return absl::OkStatus();
+  HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
+  HOBBIT_ASSIGN_OR_RETURN(void* scales, staging_->Upload(scales_host, sizeof(float) * n));
+  return kernels::ScatterAddScaledF32(src, static_cast<const int32_t*>(rows), static_cast<const float*>(scales), n,
+                                      dim, dst, stream_);
+}
+
+absl::Status CudaBackend::ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) {
+  return kernels::ScaleRowsBySigmoidF32(x, gate, n_rows, dim, stream_);
+}
+
+}  // namespace hobbit::runtime

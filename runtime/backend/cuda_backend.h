@@ -1,0 +1,87 @@
+// CudaBackend: the Backend on one CUDA device, with the kernels of kernels/cuda.
+//
+// Device memory comes from cudaMalloc (an out-of-memory error names the allocation, the bytes
+// asked for and the bytes free). UploadWeight copies each weight to the device through pinned
+// staging memory and keeps it for the backend's lifetime. Every op and copy is queued in order on
+// one compute stream; CopyToHost and Router (whose results land in host memory) wait for it.
+// Host arrays that ops take (ids_host, rows_host, scales_host) are uploaded inside the op.
+// Products use a cuBLAS handle bound to the stream.
+//
+//   HOBBIT_ASSIGN_OR_RETURN(auto backend, CudaBackend::Create({}));
+//   HOBBIT_ASSIGN_OR_RETURN(auto model, Model::Load(file, *backend, {}));
+//
+// This header includes no CUDA header: the stream and handle are opaque pointers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/backend/backend.h"
+
+struct CUstream_st;
+struct cublasContext;
+
+namespace hobbit::runtime {
+
+class CudaStagingRing;
+
+struct CudaBackendOptions {
+  int32_t device = 0;
+  size_t staging_segment_bytes = size_t{8} << 20;     // pinned staging ring, per segment (3)
+  size_t matmul_workspace_bytes = size_t{64} << 20;   // dequantized weight tiles for prefill products
+};
+
+// Ops, copies and Allocate are called from one thread at a time (the engine thread). Buffers
+// may be released from any thread once the ops that use them are complete.
+class CudaBackend final : public Backend {
+ public:
+  // Number of CUDA devices usable here (0 without a driver or GPU).
+  static int DeviceCount();
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(const CudaBackendOptions& options = {});
+  ~CudaBackend() override;
+
+  std::string_view name() const override { return "cuda"; }
+  CUstream_st* stream() const { return stream_; }
+
+  absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) override;
+  absl::StatusOr<WeightView> UploadWeight(const WeightView& host, std::string_view name) override;
+  absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
+  absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override;
+  absl::Status Synchronize() override;
+
+  absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
+  absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
+  absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                       float* out) override;
+  absl::Status Rope(const RopeParams& p) override;
+  absl::Status WriteKv(const KvWriteParams& p) override;
+  absl::Status Attention(const AttentionParams& p) override;
+  absl::Status SiluMul(const float* gate, const float* up, int64_t n, float* out) override;
+  absl::Status Add(float* x, const float* y, int64_t n) override;
+  absl::Status Fill(float* x, float value, int64_t n) override;
+  absl::Status AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) override;
+  absl::Status Router(const RouterParams& p) override;
+  absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) override;
+  absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
+                                int64_t dim, float* dst) override;
+  absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) override;
+
+ private:
+  explicit CudaBackend(const CudaBackendOptions& options);
+  absl::Status Init();
+  // Grows `buffer` to at least `bytes` (contents are not kept).
+  absl::Status Reserve(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes, std::string_view what);
+
+  CudaBackendOptions options_;
+  CUstream_st* stream_ = nullptr;
+  cublasContext* cublas_ = nullptr;
+  std::unique_ptr<CudaStagingRing> staging_;
+  std::vector<std::unique_ptr<DeviceBuffer>> weights_;  // uploaded weights, kept until destruction
+  std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
+  std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
+  std::vector<uint8_t> router_host_;                    // their host copy (pinned is not needed: small)
+};
+
+}  // namespace hobbit::runtime

@@ -1,0 +1,303 @@
+#include "runtime/experts/expert_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "kernels/base/ggml_type.h"
+#include "kernels/base/status_macros.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/quant/dequantize.h"
+#include "kernels/quant/quantize.h"
+#include "runtime/experts/internal/checksum.h"
+
+namespace hobbit::runtime {
+namespace {
+
+using kernels::GgmlType;
+
+constexpr char kMagic[8] = {'H', 'B', 'E', 'X', 'L', 'O', 'W', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr int64_t kAlign = 64;
+
+int64_t AlignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Little helpers to (de)serialize the header field by field.
+class ByteWriter {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    bytes_.insert(bytes_.end(), p, p + sizeof(T));
+  }
+  void PutBytes(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    bytes_.insert(bytes_.end(), b, b + n);
+  }
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+struct CacheHeader {
+  uint32_t version = 0, format = 0, n_layer = 0, n_expert = 0;
+  uint64_t model_size = 0;
+  int64_t model_mtime_ns = 0;
+  uint64_t layout_hash = 0, payload_bytes = 0, checksum = 0;
+  std::string path;
+};
+
+template <typename T>
+bool ReadField(std::FILE* f, T* v) {
+  return std::fread(v, sizeof(T), 1, f) == 1;
+}
+
+bool ReadHeader(std::FILE* f, CacheHeader* h) {
+  char magic[8];
+  if (std::fread(magic, 1, 8, f) != 8 || std::memcmp(magic, kMagic, 8) != 0) return false;
+  uint32_t path_len = 0;
+  if (!ReadField(f, &h->version) || !ReadField(f, &h->format) || !ReadField(f, &h->n_layer) ||
+      !ReadField(f, &h->n_expert) || !ReadField(f, &h->model_size) || !ReadField(f, &h->model_mtime_ns) ||
+      !ReadField(f, &h->layout_hash) || !ReadField(f, &h->payload_bytes) || !ReadField(f, &h->checksum) ||
+      !ReadField(f, &path_len) || path_len > 65536) {
+    return false;
+  }
+  h->path.resize(path_len);
+  return path_len == 0 || std::fread(h->path.data(), 1, path_len, f) == path_len;
+}
+
+// Re-quantizes one matrix row by row from its high type into its low type.
+absl::Status Requantize(const WeightView& high, const WeightView& low) {
+  std::vector<float> row(static_cast<size_t>(high.cols));
+  for (int64_t r = 0; r < high.rows; ++r) {
+    const auto* src = static_cast<const uint8_t*>(high.data) + r * high.row_bytes;
+    auto* dst = const_cast<uint8_t*>(static_cast<const uint8_t*>(low.data)) + r * low.row_bytes;
+    if (low.type == high.type) {
+      std::memcpy(dst, src, static_cast<size_t>(high.row_bytes));
+      continue;
+    }
+    HOBBIT_RETURN_IF_ERROR(kernels::DequantizeRow(static_cast<GgmlType>(high.type), src, row.data(), high.cols));
+    HOBBIT_RETURN_IF_ERROR(kernels::QuantizeRow(static_cast<GgmlType>(low.type), row.data(), dst, high.cols));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+uint32_t LowTypeFor(LowFormat format, uint32_t high_type, int64_t cols) {
+  if (format == LowFormat::kAuto) {
+    format = high_type == static_cast<uint32_t>(GgmlType::kQ8_0) ? LowFormat::kInt2 : LowFormat::kInt4;
+  }
+  if (format == LowFormat::kInt2 && cols % 256 == 0) return static_cast<uint32_t>(GgmlType::kQ2_K);
+  if (cols % 32 == 0) return static_cast<uint32_t>(GgmlType::kQ4_1);
+  return high_type;  // no group-wise type fits this row length: the low copy is the high one
+}
+
+absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConfig& config,
+                                                                 std::span<const LayerExperts> experts,
+                                                                 const ExpertStoreOptions& options) {
+  auto say = [&](std::string_view line) {
+    if (options.progress) options.progress(line);
+  };
+  std::unique_ptr<ExpertStore> store(new ExpertStore());
+  store->n_layer_ = static_cast<int32_t>(experts.size());
+  store->n_expert_ = config.n_expert;
+  store->format_ = options.format;
+  for (int32_t l = 0; l < store->n_layer_; ++l) {
+    const LayerExperts& ex = experts[l];
+    if (static_cast<int32_t>(ex.gate.size()) != config.n_expert || ex.up.size() != ex.gate.size() ||
+        ex.down.size() != ex.gate.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("expert store: layer ", l, " has ", ex.gate.size(),
+                                                     " experts, expected ", config.n_expert));
+    }
+    for (int32_t e = 0; e < config.n_expert; ++e) {
+      ExpertCopy c{ex.gate[e], ex.up[e], ex.down[e]};
+      store->max_high_bytes_ = std::max(store->max_high_bytes_, c.bytes());
+      store->high_.push_back(c);
+    }
+  }
+  if (!options.make_low) return store;
+  HOBBIT_RETURN_IF_ERROR(store->PlanLow(options.format));
+  const uint64_t layout = store->LayoutHash();
+  if (!options.state_dir.empty() && !options.model_path.empty()) {
+    struct stat st;
+    if (::stat(options.model_path.c_str(), &st) != 0) {
+      return absl::NotFoundError(absl::StrCat("expert store: cannot stat model file ", options.model_path));
+    }
+    store->model_path_ = options.model_path;
+    store->model_size_ = static_cast<uint64_t>(st.st_size);
+    store->model_mtime_ns_ = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    const uint64_t key = internal::Checksum64(
+        absl::StrCat(options.model_path, "|", store->model_size_, "|", store->model_mtime_ns_, "|",
+                     LowFormatName(options.format), "|", layout));
+    store->cache_path_ = absl::StrFormat("%s/experts-low-%016x.bin", options.state_dir, key);
+    absl::Status read = store->ReadCache(layout);
+    if (read.ok()) {
+      store->loaded_from_cache_ = true;
+      say(absl::StrCat("low-precision experts read from ", store->cache_path_));
+      return store;
+    }
+    store->cache_problem_ = std::string(read.message());
+    if (!absl::IsNotFound(read)) say(absl::StrCat("low-precision expert cache rejected (", read.message(), "); rebuilding"));
+  }
+  HOBBIT_RETURN_IF_ERROR(store->BuildLow(options.threads, options.progress));
+  if (!store->cache_path_.empty()) {
+    absl::Status written = store->WriteCache(layout);
+    // The disk cache only saves start-up time: a failure to write it is reported, not fatal.
+    say(written.ok() ? absl::StrCat("low-precision experts written to ", store->cache_path_)
+                     : absl::StrCat("could not write the low-precision expert cache: ", written.message()));
+  }
+  return store;
+}
+
+absl::Status ExpertStore::PlanLow(LowFormat format) {
+  int64_t offset = 0;
+  std::vector<ExpertCopy> low;
+  auto plan = [&](const WeightView& high) -> absl::StatusOr<WeightView> {
+    WeightView w;
+    w.type = LowTypeFor(format, high.type, high.cols);
+    w.rows = high.rows;
+    w.cols = high.cols;
+    auto row_bytes = kernels::GgmlRowBytes(w.type, w.cols);
+    if (!row_bytes) return absl::InvalidArgumentError(absl::StrCat("expert store: no row size for ", w.cols));
+    w.row_bytes = *row_bytes;
+    w.data = reinterpret_cast<const void*>(offset);  // rebased onto low_data_ below
+    offset += AlignUp(w.bytes());
+    return w;
+  };
+  for (const ExpertCopy& h : high_) {
+    ExpertCopy c;
+    HOBBIT_ASSIGN_OR_RETURN(c.gate, plan(h.gate));
+    HOBBIT_ASSIGN_OR_RETURN(c.up, plan(h.up));
+    HOBBIT_ASSIGN_OR_RETURN(c.down, plan(h.down));
+    max_low_bytes_ = std::max(max_low_bytes_, c.bytes());
+    low.push_back(c);
+  }
+  low_data_.assign(static_cast<size_t>(offset), 0);
+  const uint8_t* base = low_data_.data();
+  for (ExpertCopy& c : low) {
+    for (WeightView* w : {&c.gate, &c.up, &c.down}) w->data = base + reinterpret_cast<uintptr_t>(w->data);
+  }
+  low_ = std::move(low);
+  return absl::OkStatus();
+}
+
+uint64_t ExpertStore::LayoutHash() const {
+  ByteWriter w;
+  for (const ExpertCopy& c : low_) {
+    for (const WeightView* v : {&c.gate, &c.up, &c.down}) {
+      w.Put(v->type);
+      w.Put(v->rows);
+      w.Put(v->cols);
+      w.Put(static_cast<int64_t>(static_cast<const uint8_t*>(v->data) - low_data_.data()));
+    }
+  }
+  return internal::Checksum64(w.bytes().data(), w.bytes().size());
+}
+
+absl::Status ExpertStore::BuildLow(int32_t threads, const std::function<void(std::string_view)>& progress) {
+  const WeightView& sample = low_.empty() ? WeightView{} : low_[0].gate;
+  if (progress) {
+    progress(absl::StrCat("making low-precision experts (", LowFormatName(format_), ": gate/up ",
+                          kernels::GgmlTypeName(sample.type), ", down ",
+                          kernels::GgmlTypeName(low_.empty() ? 0 : low_[0].down.type), ") for ", n_layer_,
+                          " layers of ", n_expert_, " experts"));
+  }
+  kernels::ThreadPool pool(threads);
+  std::mutex mu;
+  absl::Status first_error;
+  int last_percent = -1;
+  for (int32_t l = 0; l < n_layer_; ++l) {
+    pool.ParallelFor(int64_t{n_expert_} * 3, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const size_t idx = Index(l, static_cast<int32_t>(i / 3));
+        const int m = static_cast<int>(i % 3);
+        const WeightView& h = m == 0 ? high_[idx].gate : m == 1 ? high_[idx].up : high_[idx].down;
+        const WeightView& w = m == 0 ? low_[idx].gate : m == 1 ? low_[idx].up : low_[idx].down;
+        absl::Status s = Requantize(h, w);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first_error.ok()) first_error = s;
+        }
+      }
+    });
+    if (!first_error.ok()) {
+      return absl::Status(first_error.code(), absl::StrCat("expert store: layer ", l, ": ", first_error.message()));
+    }
+    const int percent = (l + 1) * 100 / n_layer_;
+    if (progress && percent / 10 != last_percent / 10) {
+      progress(absl::StrFormat("making low-precision experts: %d%% (%d/%d layers)", percent, l + 1, n_layer_));
+      last_percent = percent;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExpertStore::ReadCache(uint64_t layout_hash) {
+  std::FILE* f = std::fopen(cache_path_.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("no cache file ", cache_path_));
+  CacheHeader h;
+  const bool header_ok = ReadHeader(f, &h);
+  auto fail = [&](std::string why) {
+    std::fclose(f);
+    return absl::DataLossError(absl::StrCat(cache_path_, ": ", why));
+  };
+  if (!header_ok) return fail("bad or truncated header");
+  if (h.version != kVersion) return fail(absl::StrCat("version ", h.version, ", expected ", kVersion));
+  if (h.path != model_path_ || h.model_size != model_size_ || h.model_mtime_ns != model_mtime_ns_) {
+    return fail("made for another model file (path, size or mtime differ)");
+  }
+  if (h.format != static_cast<uint32_t>(format_) || h.layout_hash != layout_hash ||
+      h.n_layer != static_cast<uint32_t>(n_layer_) || h.n_expert != static_cast<uint32_t>(n_expert_)) {
+    return fail("made for another format or layout");
+  }
+  if (h.payload_bytes != low_data_.size()) {
+    return fail(absl::StrCat("payload of ", h.payload_bytes, " bytes, expected ", low_data_.size()));
+  }
+  if (std::fread(low_data_.data(), 1, low_data_.size(), f) != low_data_.size()) return fail("truncated payload");
+  if (std::fgetc(f) != EOF) return fail("trailing bytes after the payload");
+  std::fclose(f);
+  const uint64_t sum = internal::Checksum64(low_data_.data(), low_data_.size());
+  if (sum != h.checksum) {
+    return absl::DataLossError(absl::StrFormat("%s: checksum %016x, header says %016x", cache_path_, sum, h.checksum));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExpertStore::WriteCache(uint64_t layout_hash) const {
+  ByteWriter w;
+  w.PutBytes(kMagic, sizeof(kMagic));
+  w.Put(kVersion);
+  w.Put(static_cast<uint32_t>(format_));
+  w.Put(static_cast<uint32_t>(n_layer_));
+  w.Put(static_cast<uint32_t>(n_expert_));
+  w.Put(model_size_);
+  w.Put(model_mtime_ns_);
+  w.Put(layout_hash);
+  w.Put(static_cast<uint64_t>(low_data_.size()));
+  w.Put(internal::Checksum64(low_data_.data(), low_data_.size()));
+  w.Put(static_cast<uint32_t>(model_path_.size()));
+  w.PutBytes(model_path_.data(), model_path_.size());
+  // Written to a temporary name and renamed, so a crash never leaves a half file under the name.
+  const std::string tmp = absl::StrCat(cache_path_, ".tmp.", ::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return absl::UnavailableError(absl::StrCat("cannot create ", tmp));
+  bool ok = std::fwrite(w.bytes().data(), 1, w.bytes().size(), f) == w.bytes().size() &&
+            std::fwrite(low_data_.data(), 1, low_data_.size(), f) == low_data_.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), cache_path_.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", cache_path_));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hobbit::runtime

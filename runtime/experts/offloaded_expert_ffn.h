@@ -1,0 +1,114 @@
+// OffloadedExpertFfn: the expert loader. Implements the ExpertFfn seam for the offloading modes
+// (ExpertMode: ondemand-lru, static-low, hobbit) on top of ExpertStore (host copies),
+// ExpertCache (device slot pools), CopyLink (host->device copies) and Prefetcher.
+//
+// Per layer and step: every routed (token, expert) pair is resolved against the cache. A hit
+// uses what is resident (high preferred; a low copy serving a pair that asked for high counts as
+// low-served-high). A miss is decided by the token-level rule (high / low / skip; hobbit mode
+// only) and the batch rule (an expert's most precise request wins; skipped only if every token
+// skips it); the chosen copy is copied into a slot. Then the next layers are predicted and
+// prefetched (hobbit mode), the layer waits for its own copies, and each expert runs once over
+// its tokens on the resident copy, in expert order, accumulating the weighted outputs into out.
+//
+//   auto ffn = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);
+//   OffloadedExpertFfn* loader = ffn.get();
+//   HOBBIT_ASSIGN_OR_RETURN(auto model, Model::Load(file, backend, {.expert_ffn = std::move(ffn)}));
+//   loader->BeginSequence(seq_id, ExpertPolicy::kSpeed);
+//   ... steps ...
+//   ExpertStats s = loader->EndSequence(seq_id);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "runtime/experts/copy_link.h"
+#include "runtime/experts/expert_cache.h"
+#include "runtime/experts/expert_options.h"
+#include "runtime/experts/expert_stats.h"
+#include "runtime/experts/expert_store.h"
+#include "runtime/experts/prefetcher.h"
+#include "runtime/gguf/gguf_file.h"
+#include "runtime/model/expert_ffn.h"
+
+namespace hobbit::runtime {
+
+// Engine thread only (like every ExpertFfn): not thread-safe.
+class OffloadedExpertFfn final : public ExpertFfn {
+ public:
+  // `file` is the model's file: the routers for prefetching and the identity of the low-copy
+  // disk cache. `progress` (may be empty) gets one-line status messages while loading.
+  OffloadedExpertFfn(const ExpertOptions& options, std::shared_ptr<const GgufFile> file,
+                     std::function<void(std::string_view)> progress = {});
+  ~OffloadedExpertFfn() override;
+
+  absl::Status Init(const ModelConfig& config, std::span<const LayerExperts> experts, Backend& backend) override;
+  absl::Status Run(int32_t layer, const float* x, const ExpertRouting& routing, float* out) override;
+
+  // Sets a sequence's precision policy (nullopt: the default), capped by the options.
+  void BeginSequence(int64_t seq, std::optional<ExpertPolicy> policy);
+  // Returns the sequence's statistics and drops its records.
+  ExpertStats EndSequence(int64_t seq);
+  ExpertStats sequence_stats(int64_t seq) const;
+  const ExpertStats& total_stats() const { return total_; }
+  void ResetStats();
+
+  const ExpertStore& store() const { return *store_; }
+  const ExpertCache& cache() const { return *cache_; }
+
+ private:
+  struct Work;
+  struct PrefetchEntry;
+  struct SlotLayout {
+    int64_t up = 0, down = 0, bytes = 0;  // offsets in a slot (gate at 0) and the total
+  };
+
+  absl::Status InitCache(Backend& backend);
+  absl::Status EnsureScratch(int32_t n_tokens);
+  void StartStep(const ExpertRouting& routing);
+  std::vector<Work> Group(const ExpertRouting& routing) const;
+  LoadDecision PairWant(float score, int64_t seq) const;
+  Precision Available(LoadDecision d) const;
+  absl::Status Resolve(int32_t layer, Work& w);
+  // Copies (layer, expert) into a new slot of pool p. On demand, a full pool first runs the
+  // experts already resolved (freeing their pins), then drops the prefetch pins.
+  absl::StatusOr<int32_t> Load(int32_t layer, int32_t expert, Precision p, int32_t layer_now, int64_t seq,
+                               bool prefetch);
+  absl::Status Flush(int32_t layer);
+  absl::Status Compute(int32_t layer, const Work& w, const float* x, float* out);
+  absl::Status Prefetch(int32_t layer, const float* x, const ExpertRouting& routing);
+  void SettlePrefetches(int32_t layer);
+  void ReleasePrefetchPins();
+  ExpertStats& SeqStats(int64_t seq) { return seq_stats_[seq]; }
+
+  ExpertOptions options_;
+  std::shared_ptr<const GgufFile> file_;
+  std::function<void(std::string_view)> progress_;
+  ModelConfig config_;
+  Backend* backend_ = nullptr;
+  std::unique_ptr<ExpertStore> store_;
+  std::unique_ptr<ExpertCache> cache_;
+  std::unique_ptr<CopyLink> link_;
+  std::unique_ptr<Prefetcher> prefetcher_;
+  SlotLayout max_high_, max_low_;
+
+  PrecisionThresholds default_thresholds_;
+  absl::flat_hash_map<int64_t, PrecisionThresholds> seq_thresholds_;
+  absl::flat_hash_map<int64_t, ExpertStats> seq_stats_;
+  ExpertStats total_;
+  std::vector<int64_t> token_index_;  // per token of the current step: its index in its sequence
+  std::vector<PrefetchEntry> prefetches_;
+  // The layer being run: its input, output and the resolved experts waiting to run.
+  const float* run_x_ = nullptr;
+  float* run_out_ = nullptr;
+  std::vector<Work*> ready_;
+
+  int32_t scratch_tokens_ = 0;
+  std::unique_ptr<DeviceBuffer> x_e_, gate_, up_, down_;
+};
+
+}  // namespace hobbit::runtime

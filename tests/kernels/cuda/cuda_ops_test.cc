@@ -1,0 +1,196 @@
+// The CUDA backend's non-product ops against the CPU backend (kernels/cpu) on fresh random
+// inputs: norms, RoPE in both styles, elementwise ops, row gather/scatter, the router, the KV
+// write and paged attention for decode and prefill at head dims 64 and 128.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "tests/kernels/cuda/cuda_twin_test.h"
+
+namespace hobbit::runtime {
+namespace {
+
+// float32 elementwise math (expf, rsqrtf, fused multiply-adds) against the CPU's libm: ulps.
+constexpr double kElementwiseTolerance = 1e-6;
+// Reductions in a different order (norm sums, attention softmax and weighted sums).
+constexpr double kReductionTolerance = 1e-5;
+
+TEST_F(CudaTwinTest, RmsNormWithAndWithoutWeight) {
+  for (int64_t dim : {64, 128, 2048, 4096, 5000}) {
+    const int64_t rows = 7;
+    TwinBuffer x = Twin(RandomFloats(rows * dim, 3.0f));
+    TwinBuffer w = Twin(RandomFloats(dim));
+    for (bool with_weight : {true, false}) {
+      TwinBuffer out = Empty(sizeof(float) * rows * dim);
+      const float* wc = with_weight ? w.c<float>() : nullptr;
+      const float* wg = with_weight ? w.g<float>() : nullptr;
+      ASSERT_TRUE(cpu_->RmsNorm(x.c<float>(), wc, rows, dim, 1e-5f, out.c<float>()).ok());
+      ASSERT_TRUE(gpu_->RmsNorm(x.g<float>(), wg, rows, dim, 1e-5f, out.g<float>()).ok());
+      EXPECT_LT(RelativeError(Download<float>(out), CpuCopy<float>(out)), kReductionTolerance) << dim;
+    }
+  }
+}
+
+TEST_F(CudaTwinTest, RopeBothStylesAndPartialRotation) {
+  for (int32_t head_dim : {64, 128}) {
+    for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalfSplit}) {
+      for (int32_t n_rot : {head_dim, head_dim / 2}) {
+        const int32_t n_tokens = 9, n_heads = 6;
+        TwinBuffer x = Twin(RandomFloats(size_t{1} * n_tokens * n_heads * head_dim));
+        TwinBuffer pos = Twin(std::vector<int32_t>{0, 1, 2, 7, 100, 1000, 4095, 30000, 5});
+        RopeParams p{.n_tokens = n_tokens, .n_heads = n_heads, .head_dim = head_dim, .n_rot = n_rot,
+                     .freq_base = 1e6f, .freq_scale = 0.5f, .style = style};
+        p.x = x.c<float>();
+        p.positions = pos.c<int32_t>();
+        ASSERT_TRUE(cpu_->Rope(p).ok());
+        p.x = x.g<float>();
+        p.positions = pos.g<int32_t>();
+        ASSERT_TRUE(gpu_->Rope(p).ok());
+        EXPECT_LT(RelativeError(Download<float>(x), CpuCopy<float>(x)), kElementwiseTolerance)
+            << head_dim << " " << n_rot << " " << static_cast<int>(style);
+      }
+    }
+  }
+}
+
+TEST_F(CudaTwinTest, ElementwiseOps) {
+  const int64_t rows = 33, dim = 1000, n = rows * dim;
+  TwinBuffer a = Twin(RandomFloats(n, 4.0f));
+  TwinBuffer b = Twin(RandomFloats(n));
+  TwinBuffer bias = Twin(RandomFloats(dim));
+  TwinBuffer gate = Twin(RandomFloats(rows, 3.0f));
+  TwinBuffer out = Empty(sizeof(float) * n);
+  ASSERT_TRUE(cpu_->SiluMul(a.c<float>(), b.c<float>(), n, out.c<float>()).ok());
+  ASSERT_TRUE(gpu_->SiluMul(a.g<float>(), b.g<float>(), n, out.g<float>()).ok());
+  EXPECT_LT(RelativeError(Download<float>(out), CpuCopy<float>(out)), kElementwiseTolerance) << "silu_mul";
+
+  ASSERT_TRUE(cpu_->Add(a.c<float>(), b.c<float>(), n).ok());
+  ASSERT_TRUE(gpu_->Add(a.g<float>(), b.g<float>(), n).ok());
+  EXPECT_EQ(Download<float>(a), CpuCopy<float>(a)) << "add";
+
+  ASSERT_TRUE(cpu_->AddRowBias(a.c<float>(), bias.c<float>(), rows, dim).ok());
+  ASSERT_TRUE(gpu_->AddRowBias(a.g<float>(), bias.g<float>(), rows, dim).ok());
+  EXPECT_EQ(Download<float>(a), CpuCopy<float>(a)) << "add_row_bias";
+
+  ASSERT_TRUE(cpu_->ScaleRowsBySigmoid(a.c<float>(), gate.c<float>(), rows, dim).ok());
+  ASSERT_TRUE(gpu_->ScaleRowsBySigmoid(a.g<float>(), gate.g<float>(), rows, dim).ok());
+  EXPECT_LT(RelativeError(Download<float>(a), CpuCopy<float>(a)), kElementwiseTolerance) << "scale_rows_by_sigmoid";
+
+  ASSERT_TRUE(cpu_->Fill(out.c<float>(), -2.5f, n).ok());
+  ASSERT_TRUE(gpu_->Fill(out.g<float>(), -2.5f, n).ok());
+  EXPECT_EQ(Download<float>(out), CpuCopy<float>(out)) << "fill";
+}
+
+TEST_F(CudaTwinTest, GatherAndScatterAddScaled) {
+  const int64_t n_src = 40, dim = 4096;
+  TwinBuffer src = Twin(RandomFloats(n_src * dim));
+  const std::vector<int32_t> rows = {3, 0, 39, 17, 18, 5};
+  const std::vector<float> scales = {0.5f, -1.25f, 2.0f, 0.1f, 1.0f, 3.0f};
+  const int32_t n = static_cast<int32_t>(rows.size());
+  TwinBuffer gathered = Empty(sizeof(float) * n * dim);
+  ASSERT_TRUE(cpu_->GatherRows(src.c<float>(), rows.data(), n, dim, gathered.c<float>()).ok());
+  ASSERT_TRUE(gpu_->GatherRows(src.g<float>(), rows.data(), n, dim, gathered.g<float>()).ok());
+  EXPECT_EQ(Download<float>(gathered), CpuCopy<float>(gathered));
+
+  TwinBuffer dst = Twin(RandomFloats(n_src * dim));
+  ASSERT_TRUE(cpu_->ScatterAddScaled(gathered.c<float>(), rows.data(), scales.data(), n, dim, dst.c<float>()).ok());
+  ASSERT_TRUE(gpu_->ScatterAddScaled(gathered.g<float>(), rows.data(), scales.data(), n, dim, dst.g<float>()).ok());
+  EXPECT_LT(RelativeError(Download<float>(dst), CpuCopy<float>(dst)), kElementwiseTolerance);
+}
+
+TEST_F(CudaTwinTest, RouterTopKMatchesIdsAndWeights) {
+  for (int32_t n_expert : {8, 60, 64, 128}) {
+    for (int32_t k : {1, 2, 4, 8}) {
+      for (bool renormalize : {true, false}) {
+        const int32_t n_tokens = 37;
+        TwinBuffer logits = Twin(RandomFloats(size_t{1} * n_tokens * n_expert, 2.0f));
+        std::vector<int32_t> ids_c(n_tokens * k), ids_g(n_tokens * k, -1);
+        std::vector<float> w_c(n_tokens * k), w_g(n_tokens * k, -1.0f);
+        RouterParams p{.n_tokens = n_tokens, .n_expert = n_expert, .k = k, .renormalize = renormalize};
+        p.logits = logits.c<float>();
+        p.ids_host = ids_c.data();
+        p.weights_host = w_c.data();
+        ASSERT_TRUE(cpu_->Router(p).ok());
+        p.logits = logits.g<float>();
+        p.ids_host = ids_g.data();
+        p.weights_host = w_g.data();
+        ASSERT_TRUE(gpu_->Router(p).ok());
+        EXPECT_EQ(ids_g, ids_c) << n_expert << " experts, k " << k;
+        EXPECT_LT(RelativeError(w_g, w_c), kElementwiseTolerance * 4) << n_expert << " experts, k " << k;
+      }
+    }
+  }
+}
+
+
+class CudaAttentionTest : public CudaTwinTest {
+ protected:
+  void Check(int32_t head_dim, int32_t n_head, int32_t n_head_kv, const std::vector<int32_t>& token_seq,
+             const std::vector<int32_t>& token_pos) {
+    const int32_t block_size = 16, n_blocks = 64, max_blocks = 20, n_seqs = 3;
+    const int64_t row = int64_t{n_head_kv} * head_dim;
+    // Cache rows written through WriteKv from random K/V, one row per slot.
+    const int32_t n_slots = block_size * n_blocks;
+    std::vector<int32_t> slots(n_slots);
+    std::iota(slots.begin(), slots.end(), 0);
+    TwinBuffer k_cache = Empty(sizeof(float) * n_slots * row);
+    TwinBuffer v_cache = Empty(sizeof(float) * n_slots * row);
+    TwinBuffer k = Twin(RandomFloats(n_slots * row));
+    TwinBuffer v = Twin(RandomFloats(n_slots * row));
+    TwinBuffer slot_buf = Twin(slots);
+    KvWriteParams kw{.n_tokens = n_slots, .k_row = static_cast<int32_t>(row), .v_row = static_cast<int32_t>(row)};
+    kw.k = k.c<float>(); kw.v = v.c<float>(); kw.k_cache = k_cache.c<float>(); kw.v_cache = v_cache.c<float>();
+    kw.slots = slot_buf.c<int32_t>();
+    ASSERT_TRUE(cpu_->WriteKv(kw).ok());
+    kw.k = k.g<float>(); kw.v = v.g<float>(); kw.k_cache = k_cache.g<float>(); kw.v_cache = v_cache.g<float>();
+    kw.slots = slot_buf.g<int32_t>();
+    ASSERT_TRUE(gpu_->WriteKv(kw).ok());
+    EXPECT_EQ(Download<float>(k_cache), CpuCopy<float>(k_cache));
+    EXPECT_EQ(Download<float>(v_cache), CpuCopy<float>(v_cache));
+    // Each sequence owns a shuffled set of blocks.
+    std::vector<int32_t> blocks(n_blocks);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), rng_);
+    std::vector<int32_t> tables(n_seqs * max_blocks);
+    for (int32_t i = 0; i < n_seqs * max_blocks; ++i) tables[i] = blocks[i];
+    const int32_t n_tokens = static_cast<int32_t>(token_seq.size());
+    TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_head * head_dim));
+    TwinBuffer out = Empty(sizeof(float) * n_tokens * n_head * head_dim);
+    TwinBuffer seq_buf = Twin(token_seq), pos_buf = Twin(token_pos), table_buf = Twin(tables);
+    AttentionParams p{.n_tokens = n_tokens, .n_head = n_head, .n_head_kv = n_head_kv, .head_dim_k = head_dim,
+                      .head_dim_v = head_dim, .scale = 1.0f / std::sqrt(float(head_dim)), .block_size = block_size,
+                      .max_blocks = max_blocks};
+    p.q = q.c<float>(); p.out = out.c<float>(); p.k_cache = k_cache.c<float>(); p.v_cache = v_cache.c<float>();
+    p.token_seq = seq_buf.c<int32_t>(); p.token_pos = pos_buf.c<int32_t>(); p.block_tables = table_buf.c<int32_t>();
+    ASSERT_TRUE(cpu_->Attention(p).ok());
+    p.q = q.g<float>(); p.out = out.g<float>(); p.k_cache = k_cache.g<float>(); p.v_cache = v_cache.g<float>();
+    p.token_seq = seq_buf.g<int32_t>(); p.token_pos = pos_buf.g<int32_t>(); p.block_tables = table_buf.g<int32_t>();
+    ASSERT_TRUE(gpu_->Attention(p).ok());
+    EXPECT_LT(RelativeError(Download<float>(out), CpuCopy<float>(out)), kReductionTolerance)
+        << "head_dim " << head_dim << ", " << n_head << "/" << n_head_kv << " heads, " << n_tokens << " tokens";
+  }
+};
+
+TEST_F(CudaAttentionTest, DecodeBatchOfThreeSequences) {
+  for (int32_t head_dim : {64, 128}) {
+    Check(head_dim, 8, 2, {0, 1, 2}, {0, 129, 319});
+    Check(head_dim, 4, 4, {2, 0, 1}, {200, 17, 255});
+  }
+}
+
+TEST_F(CudaAttentionTest, PrefillChunkAndDecodeToken) {
+  for (int32_t head_dim : {64, 128}) {
+    std::vector<int32_t> seq, pos;
+    for (int32_t i = 0; i < 40; ++i) {
+      seq.push_back(1);
+      pos.push_back(100 + i);  // a chunk continuing a cached prefix
+    }
+    seq.push_back(0);
+    pos.push_back(300);
+    Check(head_dim, 16, 4, seq, pos);
+  }
+}
+
+}  // namespace
+}  // namespace hobbit::runtime

@@ -1,0 +1,145 @@
+// MatMul and GetRows of the CUDA backend against the CPU backend (kernels/cpu QuantMatMul and
+// kernels/quant DequantizeRow) for every supported weight type, at the real Mixtral and
+// Qwen3-MoE expert shapes and at odd ones, on fresh random weights and inputs.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/base/ggml_type.h"
+#include "kernels/quant/quantize.h"
+#include "tests/kernels/cuda/cuda_twin_test.h"
+
+namespace hobbit::runtime {
+namespace {
+
+using kernels::GgmlType;
+
+// Both backends decode the same weights exactly; the products differ only in float32 summation
+// order (and cuBLAS's blocking on the prefill path), a few ulps of the row norm.
+double MatMulTolerance(GgmlType type) {
+  switch (type) {
+    case GgmlType::kF32:
+      return 1e-5;  // no decode at all
+    default:
+      return 2e-5;
+  }
+}
+
+// A rows x cols matrix of random rows quantized to `type`. Quantizing every row of the real
+// shapes would take seconds per K-quant type, so rows come from a pool of 61 distinct random
+// rows, taken in turn (neighbouring rows always differ).
+std::vector<uint8_t> RandomWeight(GgmlType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), cols);
+  const int64_t pool_rows = std::min<int64_t>(rows, 61);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<uint8_t> pool(pool_rows * row_bytes);
+  std::vector<float> row(cols);
+  for (int64_t i = 0; i < pool_rows; ++i) {
+    for (auto& v : row) v = dist(rng);
+    EXPECT_TRUE(kernels::QuantizeRow(type, row.data(), pool.data() + i * row_bytes, cols).ok());
+  }
+  std::vector<uint8_t> w(rows * row_bytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(w.data() + r * row_bytes, pool.data() + (r % pool_rows) * row_bytes, row_bytes);
+  }
+  return w;
+}
+
+class CudaQuantOpsTest : public CudaTwinTest, public ::testing::WithParamInterface<GgmlType> {
+ protected:
+  // Uploads `bytes` to both backends; the CUDA copy starts `misalign` bytes into its buffer.
+  struct Weight {
+    WeightView cpu, gpu;
+    std::unique_ptr<DeviceBuffer> gpu_buffer;  // only for misaligned copies
+  };
+  Weight Upload(GgmlType type, int64_t rows, int64_t cols, const std::vector<uint8_t>& bytes, int misalign) {
+    Weight w;
+    WeightView host{.type = static_cast<uint32_t>(type), .rows = rows, .cols = cols,
+                    .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), cols), .data = bytes.data()};
+    w.cpu = *cpu_->UploadWeight(host, "w");
+    if (misalign == 0) {
+      w.gpu = *gpu_->UploadWeight(host, "w");
+    } else {
+      w.gpu_buffer = *gpu_->Allocate(bytes.size() + misalign, "misaligned weight");
+      auto* dst = static_cast<uint8_t*>(w.gpu_buffer->data()) + misalign;
+      EXPECT_TRUE(gpu_->CopyToDevice(dst, bytes.data(), bytes.size()).ok());
+      w.gpu = host;
+      w.gpu.data = dst;
+    }
+    return w;
+  }
+
+  void CheckMatMul(int64_t rows, int64_t cols, const std::vector<int32_t>& token_counts, int misalign = 0) {
+    const GgmlType type = GetParam();
+    const std::vector<uint8_t> bytes = RandomWeight(type, rows, cols, rng_);
+    Weight w = Upload(type, rows, cols, bytes, misalign);
+    for (int32_t n : token_counts) {
+      TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * cols));
+      TwinBuffer y = Empty(sizeof(float) * n * rows);
+      ASSERT_TRUE(cpu_->MatMul(w.cpu, x.c<float>(), n, y.c<float>()).ok());
+      ASSERT_TRUE(gpu_->MatMul(w.gpu, x.g<float>(), n, y.g<float>()).ok());
+      const double err = RelativeError(Download<float>(y), CpuCopy<float>(y));
+      EXPECT_LT(err, MatMulTolerance(type)) << kernels::GgmlTypeName(type) << " " << rows << "x" << cols << " by "
+                                            << n << " tokens, misaligned by " << misalign;
+    }
+  }
+};
+
+TEST_P(CudaQuantOpsTest, MatMulRealShapes) {
+  CheckMatMul(14336, 4096, {1, 8});
+  CheckMatMul(4096, 14336, {1, 3});
+}
+
+TEST_P(CudaQuantOpsTest, MatMulExpertShapesDecodeAndPrefill) {
+  CheckMatMul(768, 2048, {1, 2, 5, 8, 9, 40});
+  CheckMatMul(2048, 768, {1, 4, 8, 33});
+}
+
+TEST_P(CudaQuantOpsTest, MatMulOddRowsAndMisalignedWeights) {
+  const GgmlType type = GetParam();
+  const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
+  const int64_t cols = block == 1 ? 96 : 3 * block;  // rows of 3 blocks: not 16-byte multiples
+  CheckMatMul(37, cols, {1, 7, 12});
+  const int elem = type == GgmlType::kF32 ? 4 : 2;  // plain types stay element-aligned
+  CheckMatMul(37, cols, {1, 6, 11}, /*misalign=*/elem);
+  CheckMatMul(5, cols, {1, 9}, /*misalign=*/3 * elem);
+}
+
+TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
+  const GgmlType type = GetParam();
+  const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
+  for (int64_t cols : {block == 1 ? int64_t{100} : 2 * block, int64_t{2048}}) {
+    const int64_t rows = 300;
+    const std::vector<uint8_t> bytes = RandomWeight(type, rows, cols, rng_);
+    Weight w = Upload(type, rows, cols, bytes, 0);
+    std::vector<int32_t> ids = {0, 299, 17, 17, 150, 1, 298, 60, 61};
+    TwinBuffer out = Empty(sizeof(float) * ids.size() * cols);
+    ASSERT_TRUE(cpu_->GetRows(w.cpu, ids.data(), static_cast<int32_t>(ids.size()), out.c<float>()).ok());
+    ASSERT_TRUE(gpu_->GetRows(w.gpu, ids.data(), static_cast<int32_t>(ids.size()), out.g<float>()).ok());
+    const std::vector<float> got = Download<float>(out);
+    const std::vector<float> want = CpuCopy<float>(out);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+        << kernels::GgmlTypeName(type) << " cols " << cols;
+  }
+}
+
+TEST_F(CudaTwinTest, GetRowsRejectsOutOfRangeIds) {
+  std::vector<float> table(4 * 32, 1.0f);
+  WeightView host{.type = 0, .rows = 4, .cols = 32, .row_bytes = 128, .data = table.data()};
+  auto w = gpu_->UploadWeight(host, "table");
+  ASSERT_TRUE(w.ok());
+  TwinBuffer out = Empty(sizeof(float) * 32);
+  const int32_t bad = 4;
+  EXPECT_EQ(gpu_->GetRows(*w, &bad, 1, out.g<float>()).code(), absl::StatusCode::kInvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaQuantOpsTest,
+                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
+                                           GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                                           GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                           GgmlType::kQ6_K),
+                         [](const auto& info) { return kernels::GgmlTypeName(info.param); });
+
+}  // namespace
+}  // namespace hobbit::runtime
