@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kernels/base/status_macros.h"
 #include "runtime/backend/backend_factory.h"
@@ -64,7 +65,8 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   };
   std::unique_ptr<ModelStepExecutor> ex(new ModelStepExecutor());
   HOBBIT_ASSIGN_OR_RETURN(ex->backend_, MakeBackend(options));
-  say("loading model weights");
+  // "auto" resolves here: say which backend the model runs on.
+  say(absl::StrCat("loading model weights on the ", std::string(ex->backend_->name()), " backend"));
   ModelLoadOptions load;
   if (options.experts.mode != ExpertMode::kResident) {
     HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
