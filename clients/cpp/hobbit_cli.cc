@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 
 namespace hobbit::cli {
@@ -59,7 +60,8 @@ int HobbitCli::Fail(const grpc::Status& status) const {
     err_ << "hobbit: server " << options_.server << " is unavailable: " << status.error_message()
          << "\n";
   } else {
-    err_ << "hobbit: " << absl::StrFormat("error %d", status.error_code()) << ": "
+    // gRPC's codes are Abseil's: print the name (INVALID_ARGUMENT), not the number.
+    err_ << "hobbit: " << absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())) << ": "
          << status.error_message() << "\n";
   }
   return 1;
