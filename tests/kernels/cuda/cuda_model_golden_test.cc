@@ -16,37 +16,18 @@
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
 #include "tests/kernels/cuda/cuda_twin_test.h"
+#include "tests/support/fixture_files.h"
 
 namespace hobbit::runtime {
 namespace {
 
+using test_support::ReadIds;
+using test_support::ReadF32;
+using test_support::Argmax;
+
 // Relative to the repository root, the tests' working directory (also on the GPU machine, where the
 // tree sits elsewhere than where it was built).
 const std::string kFixtures = "tests/fixtures/hf_tiny/";
-
-std::vector<int32_t> ReadIds(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<int32_t> ids;
-  int32_t v;
-  while (in >> v) ids.push_back(v);
-  return ids;
-}
-
-std::vector<float> ReadF32(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<float> out(bytes.size() / sizeof(float));
-  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
-  return out;
-}
-
-int32_t Argmax(const float* row, int32_t n) {
-  int32_t best = 0;
-  for (int32_t i = 1; i < n; ++i) {
-    if (row[i] > row[best]) best = i;
-  }
-  return best;
-}
 
 struct GoldenCase {
   std::string arch;

@@ -8,19 +8,14 @@
 #include "gtest/gtest.h"
 #include "runtime/engine/engine.h"
 #include "tests/runtime/engine/engine_test_util.h"
+#include "tests/support/fixture_files.h"
 
 namespace hobbit::runtime {
 namespace {
 
-const std::string kMixtral = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/mixtral/";
+using test_support::ReadIds;
 
-std::vector<int32_t> ReadIds(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<int32_t> ids;
-  int32_t v;
-  while (in >> v) ids.push_back(v);
-  return ids;
-}
+const std::string kMixtral = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/mixtral/";
 
 GenerateRequest Greedy(std::vector<int32_t> prompt, int32_t max_tokens, PrecisionPolicy policy) {
   GenerateRequest r;

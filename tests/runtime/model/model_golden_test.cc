@@ -21,45 +21,17 @@
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
+#include "tests/support/fixture_files.h"
 
 namespace hobbit::runtime {
 namespace {
 
+using test_support::ReadIds;
+using test_support::ReadF32;
+using test_support::RelativeError;
+using test_support::Argmax;
+
 const std::string kFixtures = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/";
-
-std::vector<int32_t> ReadIds(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<int32_t> ids;
-  int32_t v;
-  while (in >> v) ids.push_back(v);
-  return ids;
-}
-
-std::vector<float> ReadF32(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<float> out(bytes.size() / sizeof(float));
-  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
-  return out;
-}
-
-// ||a - b|| / ||b||
-double RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0.0, den = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
-int32_t Argmax(const float* row, int32_t n) {
-  int32_t best = 0;
-  for (int32_t i = 1; i < n; ++i) {
-    if (row[i] > row[best]) best = i;
-  }
-  return best;
-}
 
 struct Loaded {
   std::shared_ptr<const GgufFile> file;
