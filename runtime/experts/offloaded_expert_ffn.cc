@@ -52,12 +52,9 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
     return absl::InvalidArgumentError("experts.mode: \"resident\" runs without the expert loader");
   }
   HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options_));
-  if (backend.name() == "cuda") {
-    // Model::Load uploads every expert to a GPU backend, so the views are not host memory the
-    // store can read; offloading on CUDA needs the experts left on the host at load time.
-    return absl::FailedPreconditionError(
-        "experts.mode: offloading modes run on the cpu backend in this build; on cuda use \"resident\"");
-  }
+  // Model::Load leaves the experts in host memory (the mapped file) when an ExpertFfn takes
+  // them over, so `experts` are host views on every backend: the store reads them and the
+  // loader copies them into the backend's slots.
   config_ = config;
   backend_ = &backend;
   ExpertStoreOptions so;

@@ -24,7 +24,10 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::shared_ptr<const GgufFil
   if (file == nullptr) return absl::InvalidArgumentError("model: no file");
   HOBBIT_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(*file));
   std::unique_ptr<Model> model(new Model(std::move(file), backend, config));
-  HOBBIT_ASSIGN_OR_RETURN(model->weights_, LoadModelWeights(*model->file_, backend, model->config_));
+  // A replacement ExpertFfn (offloading) takes the experts from host memory itself.
+  const bool upload_experts = options.expert_ffn == nullptr;
+  HOBBIT_ASSIGN_OR_RETURN(model->weights_,
+                          LoadModelWeights(*model->file_, backend, model->config_, upload_experts));
   model->expert_ffn_ = options.expert_ffn ? std::move(options.expert_ffn) : std::make_unique<ResidentExpertFfn>();
   std::vector<LayerExperts> experts;
   for (const LayerWeights& lw : model->weights_->layers) experts.push_back(lw.experts);

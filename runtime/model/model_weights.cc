@@ -71,6 +71,9 @@ class TensorLoader {
     return static_cast<const float*>(w.data);
   }
 
+  // While false, Matrix/Stacked return host views into the file instead of uploading.
+  bool upload = true;
+
  private:
   absl::StatusOr<WeightView> Upload(const GgufTensorInfo& t, int64_t slab, int64_t rows) {
     auto row_bytes = kernels::GgmlRowBytes(t.type, t.ne[0]);
@@ -85,6 +88,7 @@ class TensorLoader {
     host.cols = t.ne[0];
     host.row_bytes = *row_bytes;
     host.data = t.data + slab * rows * *row_bytes;
+    if (!upload) return host;
     return backend_.UploadWeight(host, t.name);
   }
 
@@ -133,10 +137,14 @@ absl::Status LoadExperts(TensorLoader& ld, const ModelConfig& c, const std::stri
   return absl::OkStatus();
 }
 
-absl::Status LoadFfn(TensorLoader& ld, const ModelConfig& c, const std::string& p, LayerWeights& lw) {
+absl::Status LoadFfn(TensorLoader& ld, const ModelConfig& c, const std::string& p, LayerWeights& lw,
+                     bool upload_experts) {
   HOBBIT_ASSIGN_OR_RETURN(lw.ffn_norm, ld.Vector(p + "ffn_norm.weight", c.n_embd));
   HOBBIT_ASSIGN_OR_RETURN(lw.router, ld.Matrix(p + "ffn_gate_inp.weight", c.n_embd, c.n_expert));
-  HOBBIT_RETURN_IF_ERROR(LoadExperts(ld, c, p, lw.experts));
+  ld.upload = upload_experts;
+  absl::Status experts = LoadExperts(ld, c, p, lw.experts);
+  ld.upload = true;
+  HOBBIT_RETURN_IF_ERROR(experts);
   if (c.n_ff_shexp > 0) {
     HOBBIT_ASSIGN_OR_RETURN(lw.shexp_gate, ld.Matrix(p + "ffn_gate_shexp.weight", c.n_embd, c.n_ff_shexp));
     HOBBIT_ASSIGN_OR_RETURN(lw.shexp_up, ld.Matrix(p + "ffn_up_shexp.weight", c.n_embd, c.n_ff_shexp));
@@ -174,7 +182,7 @@ absl::Status InferShapes(const TensorLoader& ld, ModelConfig& c) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelWeights>> LoadModelWeights(const GgufFile& file, Backend& backend,
-                                                               ModelConfig& config) {
+                                                               ModelConfig& config, bool upload_experts) {
   TensorLoader ld(file, backend);
   HOBBIT_RETURN_IF_ERROR(InferShapes(ld, config));
   auto w = std::make_unique<ModelWeights>();
@@ -189,7 +197,7 @@ absl::StatusOr<std::unique_ptr<ModelWeights>> LoadModelWeights(const GgufFile& f
   for (int32_t l = 0; l < config.n_layer; ++l) {
     const std::string p = absl::StrCat("blk.", l, ".");
     HOBBIT_RETURN_IF_ERROR(LoadAttention(ld, config, p, w->layers[l]));
-    HOBBIT_RETURN_IF_ERROR(LoadFfn(ld, config, p, w->layers[l]));
+    HOBBIT_RETURN_IF_ERROR(LoadFfn(ld, config, p, w->layers[l], upload_experts));
   }
   return w;
 }

@@ -45,9 +45,10 @@ struct ModelWeights {
 };
 
 // Finds and checks every tensor, completes `config` (n_vocab, n_ff_exp, n_ff_shexp, qk_norm)
-// from the shapes, and uploads through the backend. Errors name the tensor and the shape
-// expected.
+// from the shapes, and uploads through the backend. With upload_experts false the routed
+// experts stay host views into the file (an offloading ExpertFfn copies them itself); on the
+// CPU backend both are the same. Errors name the tensor and the shape expected.
 absl::StatusOr<std::unique_ptr<ModelWeights>> LoadModelWeights(const GgufFile& file, Backend& backend,
-                                                               ModelConfig& config);
+                                                               ModelConfig& config, bool upload_experts = true);
 
 }  // namespace hobbit::runtime
