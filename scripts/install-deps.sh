@@ -19,6 +19,7 @@ debs=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev prometheus-cpp-dev libsystemd-dev
+  prometheus openssl libssl-dev systemd
   libgtest-dev libgmock-dev googletest
   python3 python3-pip python3-venv
 )

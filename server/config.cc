@@ -226,6 +226,11 @@ std::vector<Section> Schema(DaemonConfig* c) {
         {"permit_keepalive_without_calls", BoolReader(&srv.permit_keepalive_without_calls)},
         {"drain_timeout_seconds", DoubleReader(&srv.drain_timeout_seconds, 0.0, 86400.0)}}},
       {"experts", ExpertKeys(&c->engine.experts)},
+      {"tls",
+       {{"cert_file", PathReader(&srv.tls.cert_file)},
+        {"key_file", PathReader(&srv.tls.key_file)},
+        {"client_ca_file", PathReader(&srv.tls.client_ca_file)}}},
+      {"auth", {{"tokens_file", PathReader(&srv.auth.tokens_file)}}},
       {"metrics", {{"listen", ListenReader(&c->metrics.listen)}}},
       {"log", {{"level", LogLevelReader(&c->log_level)}}},
   };

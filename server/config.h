@@ -32,7 +32,7 @@ inline constexpr absl::string_view kBuiltInModelRelativePath = "../share/hobbit/
 // executable (found through /proc/self/exe). NotFound names the path and the key to set.
 absl::StatusOr<std::string> ResolveModelPath(const std::string& configured);
 
-// The Prometheus exposer (metrics are served by later work; the address is accepted now).
+// The Prometheus exposer (server/metrics_registry.h): /metrics on this address.
 struct MetricsOptions {
   // host:port of the /metrics endpoint; loopback unless an operator opens it.
   std::string listen = "127.0.0.1:9464";

@@ -14,9 +14,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "runtime/engine/engine.h"
+#include "server/build_info.h"
 #include "server/engine_prompt_encoder.h"
 #include "server/grpc_server.h"
 #include "server/logger.h"
+#include "server/metrics_registry.h"
 #include "server/serving_state.h"
 #include "server/systemd_notifier.h"
 
@@ -110,6 +112,17 @@ int Daemon::Run(const sigset_t& signals) {
     return 1;
   }
   config_.engine.model_path = *model_path;
+  // Metrics first: it outlives the gRPC server, whose handlers report to it.
+  absl::StatusOr<std::unique_ptr<MetricsRegistry>> metrics =
+      MetricsRegistry::Start(config_.metrics, ServerVersion());
+  if (!metrics.ok()) {
+    Logger::Error(metrics.status().message());
+    return 1;
+  }
+  MetricsRegistry::Install(metrics->get());
+  Logger::Info(absl::StrCat("metrics on ",
+                            config_.metrics.listen.substr(0, config_.metrics.listen.rfind(':')),
+                            ":", (*metrics)->port(), "/metrics"));
   ServingState state;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(config_.server, &state);
   if (!server.ok()) {
@@ -118,6 +131,7 @@ int Daemon::Run(const sigset_t& signals) {
   }
   std::string host = config_.server.listen.substr(0, config_.server.listen.rfind(':'));
   Logger::Info(absl::StrCat("listening on ", host, ":", (*server)->port()));
+  Logger::Info(absl::StrCat("gRPC security: ", (*server)->security()));
 
   absl::StatusOr<std::unique_ptr<runtime::Engine>> engine = LoadEngine(config_.engine, &notifier);
   if (!engine.ok()) {
@@ -131,6 +145,7 @@ int Daemon::Run(const sigset_t& signals) {
     return 1;
   }
   state.Publish(std::move(*context));
+  (*metrics)->AttachEngine(engine->get());
   (*server)->SetServing(true);
   notifier.Ready();
   Logger::Info("serving");
@@ -138,6 +153,7 @@ int Daemon::Run(const sigset_t& signals) {
   int signal = 0;
   sigwait(&signals, &signal);
   DrainAndStop(signal, config_.server, &state, server->get(), engine->get(), &notifier);
+  (*metrics)->AttachEngine(nullptr);
   engine->reset();
   Logger::Info("stopped");
   return 0;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/engine/engine.h"
 #include "server/logger.h"
+#include "server/metrics_registry.h"
 #include "server/proto_convert.h"
 #include "server/request_decoder.h"
 #include "server/serving_state.h"
@@ -64,7 +65,10 @@ void GenerateHandler::Submit(const grpc::ByteBuffer& buffer, const ServingState&
 }
 
 void GenerateHandler::OnEngineEvent(runtime::GenerateEvent&& event) {
-  if (event.is_final) LogFinal(event.final);
+  if (event.is_final) {
+    LogFinal(event.final);
+    MetricsRegistry::ObserveFinal(event.final);
+  }
   absl::MutexLock lock(&mu_);
   if (finished_) return;
   if (!event.is_final) {
@@ -134,6 +138,7 @@ void GenerateHandler::OnDone() {
 void GenerateHandler::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
+  MetricsRegistry::ObserveCall(status.error_code());
   Finish(status);
 }
 

@@ -8,7 +8,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/base/status_macros.h"
+#include "server/auth_checked_service.h"
+#include "server/auth_token_set.h"
 #include "server/hobbit_service.h"
+#include "server/tls_credentials.h"
 
 namespace hobbit::server {
 namespace {
@@ -37,12 +41,27 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  // Bad TLS files or tokens stop the daemon here, before the model loads, naming the file.
+  HOBBIT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                          MakeTlsCredentials(options.tls));
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   server->service_ = std::make_unique<HobbitService>(state);
+  grpc::Service* hobbit_service = server->service_.get();
+  server->security_ = !options.tls.enabled()               ? "plaintext"
+                      : options.tls.client_ca_file.empty() ? "TLS"
+                                                           : "mTLS";
+  if (!options.auth.tokens_file.empty()) {
+    HOBBIT_ASSIGN_OR_RETURN(AuthTokenSet tokens, AuthTokenSet::Load(options.auth.tokens_file));
+    server->tokens_ = std::make_unique<AuthTokenSet>(std::move(tokens));
+    server->auth_service_ =
+        std::make_unique<AuthCheckedService>(server->service_.get(), server->tokens_.get());
+    hobbit_service = server->auth_service_.get();
+    absl::StrAppend(&server->security_, ", bearer tokens (", server->tokens_->size(), ")");
+  }
   grpc::ServerBuilder builder;
   ApplyTransportOptions(options, &builder);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
-  builder.RegisterService(server->service_.get());
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  builder.RegisterService(hobbit_service);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

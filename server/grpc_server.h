@@ -16,15 +16,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/auth_options.h"
+#include "server/tls_options.h"
 
 namespace grpc {
 class Server;
+class Service;
 }  // namespace grpc
 
 namespace hobbit::server {
 
 class ServingState;
 class HobbitService;
+class AuthTokenSet;
 
 // Transport settings, chosen so that an idle edge box neither drops long generations nor keeps
 // dead connections: the defaults here are the only place they are written.
@@ -47,6 +51,10 @@ struct GrpcServerOptions {
   bool permit_keepalive_without_calls = true;
   // At SIGTERM, in-flight streams get this long to finish before they are aborted.
   double drain_timeout_seconds = 30.0;
+  // TLS and mTLS (hobbitd.yaml `tls:`); off by default.
+  TlsOptions tls;
+  // Bearer tokens (hobbitd.yaml `auth:`); off by default.
+  AuthOptions auth;
 };
 
 // Owns the grpc::Server. Thread-safe after Start.
@@ -70,12 +78,20 @@ class GrpcServer {
   // Stops accepting calls, waits for in-flight calls until `deadline`, then cancels them.
   void Shutdown(absl::Time deadline);
 
+  // How the listener is secured, for the start-up log: "plaintext" or "TLS" or "mTLS", with
+  // ", bearer tokens" when they are checked. Never contains a token.
+  const std::string& security() const { return security_; }
+
  private:
   GrpcServer() = default;
 
   std::unique_ptr<HobbitService> service_;
+  // Set when auth.tokens_file is: the service registered in place of service_.
+  std::unique_ptr<AuthTokenSet> tokens_;
+  std::unique_ptr<grpc::Service> auth_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::string security_;
 };
 
 }  // namespace hobbit::server

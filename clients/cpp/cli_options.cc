@@ -66,6 +66,10 @@ const std::map<std::string, FlagSpec, std::less<>>& Flags() {
                        o->timeout_seconds = seconds;
                        return absl::OkStatus();
                      }}},
+      {"--tls-ca", {true, all, Text(&CliOptions::tls_ca_file)}},
+      {"--tls-cert", {true, all, Text(&CliOptions::tls_cert_file)}},
+      {"--tls-key", {true, all, Text(&CliOptions::tls_key_file)}},
+      {"--token-file", {true, all, Text(&CliOptions::token_file)}},
       {"--prompt", {true, {Command::kGenerate}, Text(&CliOptions::prompt)}},
       {"--text", {true, {Command::kTokenize}, Text(&CliOptions::text)}},
       {"--system", {true, {Command::kChat}, Text(&CliOptions::system)}},
@@ -150,6 +154,12 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, const char* const* argv) {
     if (!status.ok()) return status;
   }
   if (options.help) return options;
+  if (options.tls_cert_file.has_value() != options.tls_key_file.has_value()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (options.tls_cert_file.has_value() && !options.tls_ca_file.has_value()) {
+    return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the CA of the server)");
+  }
   if (options.command == Command::kGenerate && !options.prompt.has_value()) {
     return absl::InvalidArgumentError("hobbit generate needs --prompt TEXT");
   }
@@ -173,6 +183,10 @@ Commands:
 Flags:
   --server HOST:PORT   hobbitd address (default 127.0.0.1:50051)
   --timeout SECONDS    deadline for each call (default: none)
+  --tls-ca FILE        connect with TLS, trusting the PEM CA in FILE
+  --tls-cert FILE --tls-key FILE
+                       a client certificate and key (PEM) for servers that require one
+  --token-file FILE    send the bearer token in FILE (default: $HOBBIT_TOKEN, if set)
   generate and chat:
     --max-tokens N  --temperature T  --top-p P  --top-k K  --seed S
     --stop S (repeatable)  --ignore-eos

@@ -5,6 +5,7 @@
 //   hobbit chat     [--system TEXT] [sampling flags as above]
 //   hobbit info | stats [--server H:P]
 //   hobbit tokenize --text TEXT [--pieces] [--no-special]
+//   every command: [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,13 @@ struct CliOptions {
   Command command = Command::kGenerate;
   std::string server = "127.0.0.1:50051";
   std::optional<double> timeout_seconds;  // per RPC; unset: no deadline
+  // TLS: trust this CA (PEM) and connect with TLS; cert and key add a client certificate (mTLS).
+  std::optional<std::string> tls_ca_file;
+  std::optional<std::string> tls_cert_file;
+  std::optional<std::string> tls_key_file;
+  // A file holding the bearer token (first line); unset: $HOBBIT_TOKEN if set. Never a flag
+  // value, which other users could read from the process list.
+  std::optional<std::string> token_file;
   // generate / tokenize input
   std::optional<std::string> prompt;
   std::optional<std::string> text;

@@ -3,11 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 
 namespace hobbit::cli {
@@ -27,6 +31,15 @@ const char* FinishReasonName(v1::FinishReason reason) {
   }
 }
 
+bool ReadWholeFile(const std::string& path, std::string* text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *text = buffer.str();
+  return !in.bad();
+}
+
 }  // namespace
 
 HobbitCli::HobbitCli(const CliOptions& options, std::istream& in, std::ostream& out,
@@ -34,11 +47,44 @@ HobbitCli::HobbitCli(const CliOptions& options, std::istream& in, std::ostream& 
     : options_(options),
       in_(in),
       out_(out),
-      err_(err),
-      stub_(v1::Hobbit::NewStub(
-          grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials()))) {}
+      err_(err) {}
+
+int HobbitCli::Connect() {
+  auto read = [this](const char* flag, const std::string& path, std::string* text) {
+    if (ReadWholeFile(path, text)) return true;
+    err_ << "hobbit: " << flag << ": cannot read '" << path << "'\n";
+    return false;
+  };
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options_.tls_ca_file.has_value()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!read("--tls-ca", *options_.tls_ca_file, &ssl.pem_root_certs)) return 2;
+    if (options_.tls_cert_file.has_value() &&
+        (!read("--tls-cert", *options_.tls_cert_file, &ssl.pem_cert_chain) ||
+         !read("--tls-key", *options_.tls_key_file, &ssl.pem_private_key))) {
+      return 2;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  std::string token;
+  if (options_.token_file.has_value()) {
+    if (!read("--token-file", *options_.token_file, &token)) return 2;
+    token = std::string(absl::StripAsciiWhitespace(token.substr(0, token.find('\n'))));
+    if (token.empty()) {
+      err_ << "hobbit: --token-file: '" << *options_.token_file
+           << "' has no token on its first line\n";
+      return 2;
+    }
+  } else if (const char* env = std::getenv("HOBBIT_TOKEN"); env != nullptr) {
+    token = std::string(absl::StripAsciiWhitespace(env));
+  }
+  if (!token.empty()) authorization_ = "Bearer " + token;
+  stub_ = v1::Hobbit::NewStub(grpc::CreateChannel(options_.server, credentials));
+  return 0;
+}
 
 int HobbitCli::Run() {
+  if (int code = Connect(); code != 0) return code;
   switch (options_.command) {
     case Command::kGenerate: return Generate();
     case Command::kChat: return Chat();
@@ -49,7 +95,8 @@ int HobbitCli::Run() {
   return 2;
 }
 
-void HobbitCli::SetDeadline(grpc::ClientContext* context) const {
+void HobbitCli::PrepareContext(grpc::ClientContext* context) const {
+  if (!authorization_.empty()) context->AddMetadata("authorization", authorization_);
   if (!options_.timeout_seconds.has_value()) return;
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::microseconds(int64_t(*options_.timeout_seconds * 1e6)));
@@ -80,7 +127,7 @@ void HobbitCli::ApplySampling(v1::GenerateRequest* request) const {
 bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
   ApplySampling(&request);
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
       stub_->Generate(&context, request);
   v1::GenerateResponse response;
@@ -140,7 +187,7 @@ int HobbitCli::Chat() {
 
 int HobbitCli::Info() {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::GetModelInfoResponse info;
   grpc::Status status = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &info);
   if (!status.ok()) return Fail(status);
@@ -150,7 +197,7 @@ int HobbitCli::Info() {
 
 int HobbitCli::Stats() {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::GetCacheStatsResponse stats;
   grpc::Status status = stub_->GetCacheStats(&context, v1::GetCacheStatsRequest(), &stats);
   if (!status.ok()) return Fail(status);
@@ -160,7 +207,7 @@ int HobbitCli::Stats() {
 
 int HobbitCli::Tokenize() {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareContext(&context);
   v1::TokenizeRequest request;
   request.set_text(*options_.text);
   request.set_add_special(options_.add_special);

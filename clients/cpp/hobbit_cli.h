@@ -4,6 +4,7 @@
 
 #include <iosfwd>
 #include <memory>
+#include <string>
 
 #include "clients/cpp/cli_options.h"
 #include "hobbit/v1/hobbit.grpc.pb.h"
@@ -15,7 +16,8 @@ class HobbitCli {
  public:
   HobbitCli(const CliOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
 
-  // Returns the process exit code: 0 success, 1 an RPC failed.
+  // Returns the process exit code: 0 success, 1 an RPC failed, 2 a TLS or token file is
+  // unreadable.
   int Run();
 
  private:
@@ -29,14 +31,18 @@ class HobbitCli {
   // text through `text` (for chat history) and whether the call succeeded.
   bool Stream(hobbit::v1::GenerateRequest request, std::string* text);
   void ApplySampling(hobbit::v1::GenerateRequest* request) const;
-  void SetDeadline(grpc::ClientContext* context) const;
+  // Builds the channel (TLS when --tls-ca is given) and reads the token; 0 or the exit code.
+  int Connect();
+  // The bearer token and the deadline, for every call.
+  void PrepareContext(grpc::ClientContext* context) const;
   int Fail(const grpc::Status& status) const;
 
   const CliOptions options_;
   std::istream& in_;
   std::ostream& out_;
   std::ostream& err_;
-  std::unique_ptr<hobbit::v1::Hobbit::Stub> stub_;
+  std::unique_ptr<hobbit::v1::Hobbit::Stub> stub_;  // set by Connect
+  std::string authorization_;                        // "Bearer <token>" or empty
 };
 
 }  // namespace hobbit::cli

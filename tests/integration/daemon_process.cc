@@ -44,13 +44,24 @@ StreamResult RunGenerate(v1::Hobbit::Stub* stub, const v1::GenerateRequest& requ
 }
 
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(const std::string& yaml) {
+  return Start(yaml, grpc::InsecureChannelCredentials());
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
+    const std::string& yaml, std::shared_ptr<grpc::ChannelCredentials> credentials,
+    const std::string& target_name) {
   static std::atomic<int> counter{0};
   std::unique_ptr<DaemonProcess> daemon(new DaemonProcess());
+  daemon->credentials_ = std::move(credentials);
+  daemon->target_name_ = target_name;
   daemon->config_path_ = absl::StrCat(::testing::TempDir(), "hobbitd_it_", getpid(), "_",
                                       counter++, ".yaml");
   {
     std::ofstream out(daemon->config_path_);
     out << "model:\n  path: " << kTestModel << "\n" << yaml;
+    // hobbitd's default metrics port is fixed (9464); tests pick a free one so daemons started
+    // side by side (and a hobbitd already running on the machine) never collide.
+    if (yaml.find("metrics:") == std::string::npos) out << "metrics:\n  listen: 127.0.0.1:0\n";
   }
   auto process = Subprocess::Start({BuildBinary("hobbitd"), "--config", daemon->config_path_,
                                     "--listen", "127.0.0.1:0"});
@@ -67,8 +78,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(const std::s
   daemon->address_ = log.substr(at, end == std::string::npos ? std::string::npos : end - at);
   daemon->stub_ = daemon->NewStub();
 
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(daemon->address_, grpc::InsecureChannelCredentials()));
+  auto health = grpc::health::v1::Health::NewStub(daemon->NewChannel());
   absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (absl::Now() < deadline) {
     grpc::ClientContext context;
@@ -93,11 +103,15 @@ DaemonProcess::~DaemonProcess() {
   if (!config_path_.empty()) unlink(config_path_.c_str());
 }
 
-std::unique_ptr<v1::Hobbit::Stub> DaemonProcess::NewStub() const {
+std::shared_ptr<grpc::Channel> DaemonProcess::NewChannel() const {
   grpc::ChannelArguments args;
   args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection of its own
-  return v1::Hobbit::NewStub(
-      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+  if (!target_name_.empty()) args.SetSslTargetNameOverride(target_name_);
+  return grpc::CreateCustomChannel(address_, credentials_, args);
+}
+
+std::unique_ptr<v1::Hobbit::Stub> DaemonProcess::NewStub() const {
+  return v1::Hobbit::NewStub(NewChannel());
 }
 
 v1::GetCacheStatsResponse DaemonProcess::Stats() {

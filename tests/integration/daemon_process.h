@@ -41,10 +41,18 @@ class DaemonProcess {
   // Writes `yaml` (model.path and server.listen are added) to a temporary file, starts hobbitd
   // on 127.0.0.1:0 and waits until grpc.health.v1 reports SERVING.
   static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(const std::string& yaml = "");
+  // The same for a daemon with a TLS listener: `credentials` make every channel of this object
+  // (the health wait's, stub()'s and NewStub()'s); `target_name` overrides the TLS host name
+  // checked against the server certificate ("" checks 127.0.0.1).
+  static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
+      const std::string& yaml, std::shared_ptr<grpc::ChannelCredentials> credentials,
+      const std::string& target_name = "");
   ~DaemonProcess();
 
   const std::string& address() const { return address_; }
   hobbit::v1::Hobbit::Stub* stub() { return stub_.get(); }
+  // A new channel (its own TCP connection) with this daemon's credentials.
+  std::shared_ptr<grpc::Channel> NewChannel() const;
   // A stub on a new channel (its own TCP connection).
   std::unique_ptr<hobbit::v1::Hobbit::Stub> NewStub() const;
   hobbit::v1::GetCacheStatsResponse Stats();
@@ -59,6 +67,8 @@ class DaemonProcess {
   std::string address_;
   std::unique_ptr<Subprocess> process_;
   std::unique_ptr<hobbit::v1::Hobbit::Stub> stub_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
+  std::string target_name_;
 };
 
 }  // namespace hobbit::integration

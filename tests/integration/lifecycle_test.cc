@@ -191,7 +191,8 @@ TEST(LifecycleTest, NotifiesSystemdInOrder) {
   setenv("NOTIFY_SOCKET", path.c_str(), 1);
   setenv("WATCHDOG_USEC", "400000", 1);  // a heartbeat at least every 100 ms
   auto process = Subprocess::Start(
-      {BuildBinary("hobbitd"), "--model", kTestModel, "--listen", "127.0.0.1:0"});
+      {BuildBinary("hobbitd"), "--model", kTestModel, "--listen", "127.0.0.1:0",
+       "--metrics-listen", "127.0.0.1:0"});
   unsetenv("NOTIFY_SOCKET");
   unsetenv("WATCHDOG_USEC");
   ASSERT_TRUE(process.ok()) << process.status();

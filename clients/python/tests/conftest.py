@@ -30,7 +30,8 @@ MODEL = pathlib.Path(os.environ.get("HOBBIT_TEST_MODEL",
 class Daemon:
     def __init__(self):
         self.process = subprocess.Popen(
-            [str(HOBBITD), "--model", str(MODEL), "--listen", "127.0.0.1:0"],
+            [str(HOBBITD), "--model", str(MODEL), "--listen", "127.0.0.1:0",
+             "--metrics-listen", "127.0.0.1:0"],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO)
         self.log = []
         self.address = None
