@@ -98,6 +98,10 @@ struct MetricsRegistry::Metrics {
   Gauge* running;
   Gauge* waiting;
   Gauge* kv_usage;
+  Gauge* cache_used_high;
+  Gauge* cache_used_low;
+  Gauge* cache_capacity_high;
+  Gauge* cache_capacity_low;
   Gauge* kv_blocks;
   Counter* prompt_tokens;
   Counter* generated_tokens;
@@ -166,6 +170,18 @@ MetricsRegistry::Metrics::Metrics(prometheus::Registry& r, absl::string_view ver
   waiting = NewGauge(r, "hobbit_requests_waiting", "Requests queued for admission");
   kv_usage = NewGauge(r, "hobbit_kv_cache_usage_ratio", "Share of KV-cache blocks in use (0-1)");
   kv_blocks = NewGauge(r, "hobbit_kv_cache_blocks", "KV-cache blocks in the pool");
+  auto& cache_used = BuildGauge()
+                         .Name("hobbit_expert_cache_used_bytes")
+                         .Help("Device bytes holding cached experts, by pool")
+                         .Register(r);
+  cache_used_high = &cache_used.Add({{"pool", "high"}});
+  cache_used_low = &cache_used.Add({{"pool", "low"}});
+  auto& cache_capacity = BuildGauge()
+                             .Name("hobbit_expert_cache_capacity_bytes")
+                             .Help("Device bytes of the expert cache's pools, by pool")
+                             .Register(r);
+  cache_capacity_high = &cache_capacity.Add({{"pool", "high"}});
+  cache_capacity_low = &cache_capacity.Add({{"pool", "low"}});
   prompt_tokens = NewCounter(r, "hobbit_prompt_tokens_total", "Prompt tokens prefilled");
   generated_tokens = NewCounter(r, "hobbit_generated_tokens_total", "Tokens generated");
   preemptions = NewCounter(r, "hobbit_preemptions_total", "Sequences preempted for KV space");
@@ -260,6 +276,10 @@ void MetricsRegistry::EngineCollector::Refresh() const {
   m.kv_usage->Set(s.kv_blocks_total > 0
                       ? static_cast<double>(s.kv_blocks_used) / s.kv_blocks_total
                       : 0.0);
+  m.cache_used_high->Set(static_cast<double>(s.expert_cache.high_used_bytes));
+  m.cache_used_low->Set(static_cast<double>(s.expert_cache.low_used_bytes));
+  m.cache_capacity_high->Set(static_cast<double>(s.expert_cache.high_capacity_bytes));
+  m.cache_capacity_low->Set(static_cast<double>(s.expert_cache.low_capacity_bytes));
   struct Pair {
     Counter* counter;
     uint64_t now;

@@ -94,6 +94,9 @@ panel("Prefetch outcomes", [q(f"sum by (outcome) (rate(hobbit_prefetch_total[{R}
       desc="Prefetches issued, used, wasted (evicted unused) and late (used but unfinished).")
 panel("Expert load wait", [q(f"sum(rate(hobbit_expert_load_wait_seconds_total[{R}]))", "wait")], "percentunit",
       desc="Seconds per second the layers waited for expert copies.")
+panel("Expert cache occupancy", [q("sum by (pool) (hobbit_expert_cache_used_bytes)", "{{pool}} used"),
+                                 q("sum by (pool) (hobbit_expert_cache_capacity_bytes)", "{{pool}} capacity")], "bytes",
+      desc="Device bytes holding cached experts and the size of each pool.")
 panel("Per-sequence hit ratio", [{"expr": f"sum by (le) (increase(hobbit_sequence_hit_ratio_bucket[{R}]))",
                                   "legendFormat": "{{le}}", "format": "heatmap", "range": True}], "short", ptype="heatmap",
       desc="Hit ratio of each finished sequence.",

@@ -83,6 +83,14 @@ struct GenerateEvent {
 // Receives a request's events on the engine thread; must return quickly and never block.
 using EventSink = std::function<void(GenerateEvent&&)>;
 
+// Device bytes of the expert cache's two pools (zero when every expert is resident).
+struct ExpertCacheUse {
+  int64_t high_used_bytes = 0;
+  int64_t high_capacity_bytes = 0;
+  int64_t low_used_bytes = 0;
+  int64_t low_capacity_bytes = 0;
+};
+
 struct EngineStats {
   int32_t running = 0;
   int32_t waiting = 0;
@@ -94,6 +102,7 @@ struct EngineStats {
   uint64_t requests_finished = 0;
   uint64_t preemptions = 0;
   SequenceExpertStats experts;  // totals over all sequences
+  ExpertCacheUse expert_cache;
 };
 
 }  // namespace hobbit::runtime

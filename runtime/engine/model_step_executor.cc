@@ -107,6 +107,17 @@ SequenceExpertStats ModelStepExecutor::ExpertTotals() const {
   return experts_ != nullptr ? ToSequenceStats(experts_->total_stats()) : SequenceExpertStats{};
 }
 
+ExpertCacheUse ModelStepExecutor::ExpertCacheOccupancy() const {
+  ExpertCacheUse use;
+  if (experts_ == nullptr) return use;
+  const ExpertCache& cache = experts_->cache();
+  use.high_used_bytes = int64_t{cache.num_resident(Precision::kHigh)} * cache.slot_bytes(Precision::kHigh);
+  use.high_capacity_bytes = cache.allocated_bytes(Precision::kHigh);
+  use.low_used_bytes = int64_t{cache.num_resident(Precision::kLow)} * cache.slot_bytes(Precision::kLow);
+  use.low_capacity_bytes = cache.allocated_bytes(Precision::kLow);
+  return use;
+}
+
 absl::Status ModelStepExecutor::WarmUp() {
   // One token into block 0, which no sequence owns yet: touches every weight and kernel once
   // so the first request does not pay for page faults and lazy set-up.

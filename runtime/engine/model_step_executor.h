@@ -34,6 +34,7 @@ class ModelStepExecutor final : public StepExecutor {
   void BeginSequence(int64_t seq_id, PrecisionPolicy policy) override;
   SequenceExpertStats EndSequence(int64_t seq_id) override;
   SequenceExpertStats ExpertTotals() const override;
+  ExpertCacheUse ExpertCacheOccupancy() const override;
 
   const ModelConfig& model_config() const { return model_->config(); }
   const SchedulerConfig& scheduler_config() const { return scheduler_config_; }

@@ -32,6 +32,8 @@ class StepExecutor {
   virtual SequenceExpertStats EndSequence(int64_t seq_id) { return {}; }
   // Totals over every sequence since start.
   virtual SequenceExpertStats ExpertTotals() const { return {}; }
+  // How full the expert cache's pools are now.
+  virtual ExpertCacheUse ExpertCacheOccupancy() const { return {}; }
 };
 
 }  // namespace hobbit::runtime

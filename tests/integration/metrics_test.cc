@@ -236,6 +236,13 @@ TEST(MetricsTest, ExposesRequestTokenAndExpertFigures) {
   EXPECT_GT(SampleValue(*text, "hobbit_expert_load_wait_seconds_total"), 0);
   EXPECT_EQ(SampleValue(*text, "hobbit_sequence_hit_ratio_count"), 4);
   EXPECT_EQ(SampleValue(*text, "hobbit_sequence_low_precision_share_sum"), 0);
+  // Occupancy: the high pool holds experts, never more than its capacity; ondemand-lru has no
+  // low pool.
+  const double used_high = SampleValue(*text, "hobbit_expert_cache_used_bytes{pool=\"high\"}");
+  const double capacity_high = SampleValue(*text, "hobbit_expert_cache_capacity_bytes{pool=\"high\"}");
+  EXPECT_GT(used_high, 0);
+  EXPECT_LE(used_high, capacity_high);
+  EXPECT_EQ(SampleValue(*text, "hobbit_expert_cache_capacity_bytes{pool=\"low\"}"), 0);
 }
 
 TEST(MetricsTest, BusyMetricsAddressIsAStartUpErrorNamingIt) {
