@@ -1,11 +1,10 @@
 #include "kernels/cuda/quant_matmul.h"
 
-#include <cublas_v2.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/status_macros.h"
+#include "kernels/cuda/cublas_library.h"
 #include "kernels/cuda/get_rows.h"
 #include "kernels/cuda/quant_matvec.h"
 
@@ -16,15 +15,16 @@ namespace {
 // in cuBLAS's column-major terms Y^T = op_T(W^T as stored) * X^T.
 absl::Status Sgemm(cublasContext* cublas, const float* w, int64_t rows, int64_t cols, const float* x,
                    int64_t n_tokens, float* y, int64_t ldy) {
+  HOBBIT_ASSIGN_OR_RETURN(const CublasLibrary* lib, GetCublasLibrary());
   const float alpha = 1.0f;
   const float beta = 0.0f;
-  const cublasStatus_t s =
-      cublasSgemm(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(n_tokens),
-                  static_cast<int>(cols), &alpha, w, static_cast<int>(cols), x, static_cast<int>(cols), &beta, y,
-                  static_cast<int>(ldy));
-  if (s != CUBLAS_STATUS_SUCCESS) {
+  constexpr int kOpN = 0, kOpT = 1;  // cublasOperation_t
+  const int s = lib->sgemm(cublas, kOpT, kOpN, static_cast<int>(rows), static_cast<int>(n_tokens),
+                           static_cast<int>(cols), &alpha, w, static_cast<int>(cols), x, static_cast<int>(cols), &beta,
+                           y, static_cast<int>(ldy));
+  if (s != 0) {
     return absl::InternalError(absl::StrCat("cuda quant_matmul: cublasSgemm ", rows, "x", cols, " by ", n_tokens,
-                                            " tokens failed: ", cublasGetStatusString(s)));
+                                            " tokens failed: ", lib->status_string(s)));
   }
   return absl::OkStatus();
 }
@@ -44,7 +44,8 @@ absl::Status CudaQuantMatMul(const CudaQuantMatMulParams& p, float* workspace, s
   if (p.rows > (int64_t{1} << 31) - 1 || p.cols > (int64_t{1} << 31) - 1) {
     return absl::InvalidArgumentError(absl::StrCat("cuda quant_matmul: ", p.rows, "x", p.cols, " is too large"));
   }
-  if (cublasSetStream(cublas, stream) != CUBLAS_STATUS_SUCCESS) {
+  HOBBIT_ASSIGN_OR_RETURN(const CublasLibrary* lib, GetCublasLibrary());
+  if (lib->set_stream(cublas, stream) != 0) {
     return absl::InternalError("cuda quant_matmul: cublasSetStream failed");
   }
   if (p.type == GgmlType::kF32 && p.row_bytes == p.cols * static_cast<int64_t>(sizeof(float)) &&

@@ -1,6 +1,5 @@
 #include "runtime/backend/cuda_backend.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "kernels/base/ggml_type.h"
 #include "kernels/base/status_macros.h"
 #include "kernels/cuda/add.h"
+#include "kernels/cuda/cublas_library.h"
 #include "kernels/cuda/fill.h"
 #include "kernels/cuda/gather_rows.h"
 #include "kernels/cuda/get_rows.h"
@@ -80,10 +80,11 @@ absl::Status CudaBackend::Init() {
   HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaSetDevice(options_.device), "cuda backend: cudaSetDevice"));
   HOBBIT_RETURN_IF_ERROR(
       CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cuda backend: stream creation"));
-  if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
+  HOBBIT_ASSIGN_OR_RETURN(const kernels::CublasLibrary* cublas, kernels::GetCublasLibrary());
+  if (cublas->create(&cublas_) != 0) {
     return absl::InternalError("cuda backend: cublasCreate failed");
   }
-  if (cublasSetStream(cublas_, stream_) != CUBLAS_STATUS_SUCCESS) {
+  if (cublas->set_stream(cublas_, stream_) != 0) {
     return absl::InternalError("cuda backend: cublasSetStream failed");
   }
   HOBBIT_ASSIGN_OR_RETURN(staging_, CudaStagingRing::Create(options_.staging_segment_bytes, stream_));
@@ -96,7 +97,10 @@ CudaBackend::~CudaBackend() {
   weights_.clear();
   workspace_.reset();
   router_out_.reset();
-  if (cublas_) cublasDestroy(cublas_);
+  if (cublas_) {
+    // cublas_ exists only if the library loaded.
+    if (auto lib = kernels::GetCublasLibrary(); lib.ok()) (*lib)->destroy(cublas_);
+  }
   if (stream_) cudaStreamDestroy(stream_);
 }
 

@@ -1,0 +1,32 @@
+// CublasLibrary: cuBLAS, loaded with dlopen the first time it is needed.
+//
+// Linking libcublas directly makes its ~94 KB of static thread-local storage part of every
+// thread's stack reservation; libraries that start threads with small fixed stacks (civetweb,
+// under the Prometheus exposer) then fail to create them. Loaded at run time, the library's TLS
+// is allocated on demand instead. The handful of functions hobbit uses are resolved here.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+
+struct cublasContext;
+struct CUstream_st;
+
+namespace hobbit::kernels {
+
+struct CublasLibrary {
+  int (*create)(cublasContext** handle);
+  int (*destroy)(cublasContext* handle);
+  int (*set_stream)(cublasContext* handle, CUstream_st* stream);
+  // cublasSgemm_v2 with cublasOperation_t as int (0 = N, 1 = T).
+  int (*sgemm)(cublasContext* handle, int transa, int transb, int m, int n, int k, const float* alpha,
+               const float* a, int lda, const float* b, int ldb, const float* beta, float* c, int ldc);
+  const char* (*status_string)(int status);
+};
+
+// The loaded library (once per process); Unavailable naming the library file if it cannot be
+// loaded or lacks a function.
+absl::StatusOr<const CublasLibrary*> GetCublasLibrary();
+
+}  // namespace hobbit::kernels
