@@ -38,6 +38,8 @@ absl::StatusOr<std::unique_ptr<ServingContext>> MakeServingContext(
   auto context = std::make_unique<ServingContext>();
   context->engine = engine;
   context->options = options;
+  // GetModelInfo reports the backend in use, not the configured "auto".
+  if (std::string name = engine->backend_name(); !name.empty()) context->options.backend = name;
   context->limits = MakeRequestLimits(options, engine->model_config());
   absl::StatusOr<std::unique_ptr<EnginePromptEncoder>> encoder = EnginePromptEncoder::Create(*engine);
   if (!encoder.ok()) return encoder.status();

@@ -61,6 +61,7 @@ void Engine::Drain(absl::Time deadline) { impl_->Drain(deadline); }
 const Tokenizer& Engine::tokenizer() const { return impl_->tokenizer(); }
 const ModelConfig& Engine::model_config() const { return impl_->model_config(); }
 const std::string& Engine::chat_template() const { return impl_->chat_template(); }
+std::string Engine::backend_name() const { return impl_->backend_name(); }
 EngineStats Engine::GetStats() const { return impl_->GetStats(); }
 void Engine::SetHeartbeat(std::function<void()> heartbeat) { impl_->SetHeartbeat(std::move(heartbeat)); }
 

@@ -67,6 +67,8 @@ class Engine {
   const Tokenizer& tokenizer() const;
   const ModelConfig& model_config() const;
   const std::string& chat_template() const;  // tokenizer.chat_template of the model ("" if none)
+  // The backend the model runs on ("cpu", "cuda"): what a configured "auto" resolved to.
+  std::string backend_name() const;
   EngineStats GetStats() const;
 
   // Called by the engine loop once per step and while idle (at least every second): the daemon

@@ -40,6 +40,7 @@ class Engine::Impl {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const ModelConfig& model_config() const { return model_config_; }
   const std::string& chat_template() const { return chat_template_; }
+  std::string backend_name() const { return executor_->backend_name(); }
 
  private:
   // What the loop takes from the callers at the start of a step.

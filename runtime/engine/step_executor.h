@@ -3,6 +3,8 @@
 // deterministic stand-in.
 #pragma once
 
+#include <string>
+
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -32,6 +34,8 @@ class StepExecutor {
   virtual SequenceExpertStats EndSequence(int64_t seq_id) { return {}; }
   // Totals over every sequence since start.
   virtual SequenceExpertStats ExpertTotals() const { return {}; }
+  // The backend the model runs on ("cpu", "cuda"): what "auto" resolved to.
+  virtual std::string backend_name() const { return ""; }
   // How full the expert cache's pools are now.
   virtual ExpertCacheUse ExpertCacheOccupancy() const { return {}; }
 };
