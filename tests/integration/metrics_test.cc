@@ -48,13 +48,6 @@ constexpr char kHobbitYaml[] =
     "metrics:\n  listen: 127.0.0.1:0\n"
     "experts:\n  mode: hobbit\n  gpu_cache_bytes: 300000\n  copy_bandwidth: 2.0e8\n";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

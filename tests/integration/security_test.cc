@@ -27,23 +27,6 @@ namespace v1 = ::hobbit::v1;
 constexpr char kToken[] = "tok-3f9a1c07e2b84d55";
 constexpr char kSecondToken[] = "tok-second-77a0c1d2e3f4";
 
-// The full path of `name` on PATH, or "" (posix_spawn does not search PATH).
-std::string FindProgram(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;

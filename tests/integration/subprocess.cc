@@ -9,8 +9,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
+#include <fstream>
+#include <cstdlib>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -145,6 +149,22 @@ std::string Subprocess::stdout_text() const {
 std::string Subprocess::stderr_text() const {
   absl::MutexLock lock(&mu_);
   return stderr_;
+}
+
+std::string FindProgram(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path ? path : "/usr/bin:/bin", ':')) {
+    std::string candidate = absl::StrCat(dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace hobbit::integration

@@ -50,4 +50,10 @@ class Subprocess {
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// The full path of an executable `name` found on PATH, or "" (posix_spawn does not search PATH).
+std::string FindProgram(const std::string& name);
+
+// The whole file, or "" if it cannot be read.
+std::string ReadFile(const std::string& path);
+
 }  // namespace hobbit::integration
