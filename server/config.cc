@@ -191,6 +191,7 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"copy_bandwidth", DoubleReader(&e->copy_bandwidth, 0.0, 1e15)},
       {"state_dir", StringReader(&e->state_dir)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},
+      {"pin_host", BoolReader(&e->pin_host)},
   };
 }
 

@@ -47,6 +47,28 @@ class DeviceBuffer {
   T* as() { return static_cast<T*>(data()); }
 };
 
+// Host memory that the backend copies from at the link's full speed: page-locked (pinned) on
+// CUDA, plain aligned memory on the CPU backend. Freed when destroyed.
+class HostBuffer {
+ public:
+  virtual ~HostBuffer() = default;
+  virtual void* data() = 0;
+  virtual size_t bytes() const = 0;
+
+  template <typename T>
+  T* as() { return static_cast<T*>(data()); }
+};
+
+// Existing host memory made fast to copy from (page-locked) until destroyed.
+class HostRegistration {
+ public:
+  virtual ~HostRegistration() = default;
+};
+
+// A point in the backend's queue of asynchronous host->device copies (CopyToDeviceAsync). Copies
+// complete in the order they were queued, so a later fence being done implies every earlier one.
+using CopyFence = uint64_t;
+
 enum class RopeStyle {
   kAdjacentPairs,  // (x[2i], x[2i+1]) rotate together: GGUF `llama` (converter permutes Q/K)
   kHalfSplit,      // (x[i], x[i + n_rot/2]): NEOX style, qwen2moe/qwen3moe/olmoe
@@ -130,6 +152,25 @@ class Backend {
   virtual absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) = 0;
   virtual absl::Status CopyToHost(void* dst, const void* src, size_t bytes) = 0;
   virtual absl::Status Synchronize() = 0;
+
+  // --- asynchronous host->device copies (the expert loader's link) ---
+  // `what` names the allocation in the error when pinned memory runs out.
+  virtual absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) = 0;
+  // Page-locks existing host memory (e.g. the mapped model file's experts) so copies from it run
+  // at the link's speed. FailedPrecondition when the system refuses (the memory stays usable,
+  // copies from it are only slower); the CPU backend returns a handle that does nothing.
+  virtual absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
+                                                                          std::string_view what) = 0;
+  // Queues a copy on the copy queue, beside the compute stream: it starts after every op queued
+  // before this call (so device memory that those ops read may be the destination) and runs
+  // concurrently with ops queued after it, which must not read `dst` before WaitCopy. `src` must
+  // stay valid until the copy is done; pinned sources (AllocateHost, RegisterHost) copy fastest.
+  // The CPU backend copies at once.
+  virtual absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) = 0;
+  // Whether every copy up to `fence` has completed.
+  virtual absl::StatusOr<bool> CopyDone(CopyFence fence) = 0;
+  // Blocks the calling thread until every copy up to `fence` has completed.
+  virtual absl::Status WaitCopy(CopyFence fence) = 0;
 
   // --- ops ---
   // out[i, :] = row ids[i] of table, as float32.

@@ -23,11 +23,11 @@ namespace {
 
 using kernels::GgmlType;
 
-class HostBuffer final : public DeviceBuffer {
+class ArenaBuffer final : public DeviceBuffer {
  public:
-  HostBuffer(void* data, size_t bytes, std::shared_ptr<std::atomic<int64_t>> counter)
+  ArenaBuffer(void* data, size_t bytes, std::shared_ptr<std::atomic<int64_t>> counter)
       : data_(data), bytes_(bytes), counter_(std::move(counter)) {}
-  ~HostBuffer() override {
+  ~ArenaBuffer() override {
     std::free(data_);
     counter_->fetch_sub(static_cast<int64_t>(bytes_));
   }
@@ -39,6 +39,21 @@ class HostBuffer final : public DeviceBuffer {
   size_t bytes_;
   std::shared_ptr<std::atomic<int64_t>> counter_;
 };
+
+// Host memory for copies: plain aligned memory (the CPU has no pinned/pageable distinction).
+class PlainHostBuffer final : public HostBuffer {
+ public:
+  PlainHostBuffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
+  ~PlainHostBuffer() override { std::free(data_); }
+  void* data() override { return data_; }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  void* data_;
+  size_t bytes_;
+};
+
+class NoRegistration final : public HostRegistration {};
 
 absl::Status CheckWeight(const WeightView& w, std::string_view op) {
   auto traits = kernels::GetGgmlTypeTraits(w.type);
@@ -74,7 +89,7 @@ absl::StatusOr<std::unique_ptr<DeviceBuffer>> CpuBackend::Allocate(size_t bytes,
     allocated_->fetch_sub(want);
     return absl::ResourceExhaustedError(absl::StrCat("out of host memory allocating ", std::string(what), ": ", bytes, " bytes"));
   }
-  return std::make_unique<HostBuffer>(data, bytes, allocated_);
+  return std::make_unique<ArenaBuffer>(data, bytes, allocated_);
 }
 
 absl::StatusOr<WeightView> CpuBackend::UploadWeight(const WeightView& host, std::string_view name) {
@@ -87,6 +102,31 @@ absl::Status CpuBackend::CopyToDevice(void* dst, const void* src, size_t bytes) 
   std::memcpy(dst, src, bytes);
   return absl::OkStatus();
 }
+
+absl::StatusOr<std::unique_ptr<HostBuffer>> CpuBackend::AllocateHost(size_t bytes, std::string_view what) {
+  const size_t padded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* data = std::aligned_alloc(64, padded);
+  if (data == nullptr) {
+    return absl::ResourceExhaustedError(absl::StrCat("out of host memory allocating ", std::string(what), ": ", bytes, " bytes"));
+  }
+  return std::make_unique<PlainHostBuffer>(data, bytes);
+}
+
+absl::StatusOr<std::unique_ptr<HostRegistration>> CpuBackend::RegisterHost(const void*, size_t, std::string_view) {
+  return std::make_unique<NoRegistration>();
+}
+
+absl::StatusOr<CopyFence> CpuBackend::CopyToDeviceAsync(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+  return ++copies_;
+}
+
+absl::StatusOr<bool> CpuBackend::CopyDone(CopyFence fence) {
+  if (fence > copies_) return absl::InvalidArgumentError(absl::StrCat("copy fence ", fence, " was never issued"));
+  return true;
+}
+
+absl::Status CpuBackend::WaitCopy(CopyFence fence) { return CopyDone(fence).status(); }
 
 absl::Status CpuBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
   std::memcpy(dst, src, bytes);

@@ -2,7 +2,8 @@
 //
 // "Device memory" is host memory drawn from a byte budget, so memory-pressure behaviour (KV
 // sizing, later the expert cache) is exercised in CI exactly as on a GPU. Weights are used in
-// place from the mapped GGUF file (UploadWeight copies nothing). Copies are memcpy.
+// place from the mapped GGUF file (UploadWeight copies nothing). Copies, asynchronous ones
+// included, are memcpy and complete before they return.
 #pragma once
 
 #include <atomic>
@@ -37,6 +38,12 @@ class CpuBackend final : public Backend {
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override { return absl::OkStatus(); }
+  absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) override;
+  absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
+                                                                  std::string_view what) override;
+  absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) override;
+  absl::StatusOr<bool> CopyDone(CopyFence fence) override;
+  absl::Status WaitCopy(CopyFence fence) override;
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
@@ -60,6 +67,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<kernels::ThreadPool> pool_;
   // Shared with live buffers, which give their bytes back when freed (even after the backend).
   std::shared_ptr<std::atomic<int64_t>> allocated_;
+  CopyFence copies_ = 0;  // copies issued (each completes at once)
 };
 
 }  // namespace hobbit::runtime

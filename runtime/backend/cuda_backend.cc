@@ -43,6 +43,27 @@ class CudaBuffer final : public DeviceBuffer {
   size_t bytes_;
 };
 
+class PinnedHostBuffer final : public HostBuffer {
+ public:
+  PinnedHostBuffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
+  ~PinnedHostBuffer() override { cudaFreeHost(data_); }
+  void* data() override { return data_; }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  void* data_;
+  size_t bytes_;
+};
+
+class CudaHostRegistration final : public HostRegistration {
+ public:
+  explicit CudaHostRegistration(void* base) : base_(base) {}
+  ~CudaHostRegistration() override { cudaHostUnregister(base_); }
+
+ private:
+  void* base_;
+};
+
 absl::Status CheckWeight(const WeightView& w, std::string_view op) {
   if (!kernels::GetRowsCanRun(static_cast<GgmlType>(w.type), w.cols)) {
     return absl::InvalidArgumentError(absl::StrCat("cuda ", std::string(op), ": weight type ",
@@ -88,11 +109,20 @@ absl::Status CudaBackend::Init() {
     return absl::InternalError("cuda backend: cublasSetStream failed");
   }
   HOBBIT_ASSIGN_OR_RETURN(staging_, CudaStagingRing::Create(options_.staging_segment_bytes, stream_));
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking),
+                                    "cuda backend: copy stream creation"));
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaEventCreateWithFlags(&compute_tail_, cudaEventDisableTiming),
+                                    "cuda backend: event creation"));
   return absl::OkStatus();
 }
 
 CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamSynchronize(stream_);
+  if (copy_stream_) cudaStreamSynchronize(copy_stream_);
+  for (auto& [fence, event] : pending_) cudaEventDestroy(event);
+  for (CUevent_st* event : spare_events_) cudaEventDestroy(event);
+  if (compute_tail_) cudaEventDestroy(compute_tail_);
+  if (copy_stream_) cudaStreamDestroy(copy_stream_);
   staging_.reset();
   weights_.clear();
   workspace_.reset();
@@ -152,6 +182,92 @@ absl::Status CudaBackend::Synchronize() {
   return CudaStatus(cudaStreamSynchronize(stream_), "cuda backend: stream synchronize");
 }
 
+absl::StatusOr<std::unique_ptr<HostBuffer>> CudaBackend::AllocateHost(size_t bytes, std::string_view what) {
+  void* data = nullptr;
+  const cudaError_t err = cudaHostAlloc(&data, std::max<size_t>(bytes, 1), cudaHostAllocPortable);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return absl::ResourceExhaustedError(absl::StrCat("out of pinned host memory allocating ", std::string(what), ": ",
+                                                     bytes, " bytes (", cudaGetErrorString(err), ")"));
+  }
+  return std::make_unique<PinnedHostBuffer>(data, bytes);
+}
+
+absl::StatusOr<std::unique_ptr<HostRegistration>> CudaBackend::RegisterHost(const void* data, size_t bytes,
+                                                                             std::string_view what) {
+  // Whole pages: the mapped file's tensors start anywhere in a page.
+  const uintptr_t page = 4096;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes + page - 1) & ~(page - 1);
+  void* base = reinterpret_cast<void*>(begin);
+  // Read-only: the model file is mapped without write access.
+  cudaError_t err = cudaHostRegister(base, end - begin, cudaHostRegisterPortable | cudaHostRegisterReadOnly);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    err = cudaHostRegister(base, end - begin, cudaHostRegisterPortable);
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return absl::FailedPreconditionError(absl::StrCat("cannot page-lock ", std::string(what), " (", end - begin,
+                                                      " bytes): ", cudaGetErrorString(err)));
+  }
+  return std::make_unique<CudaHostRegistration>(base);
+}
+
+absl::StatusOr<CopyFence> CudaBackend::CopyToDeviceAsync(void* dst, const void* src, size_t bytes) {
+  // The copy may overwrite memory that ops queued so far read (an evicted expert's slot).
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaEventRecord(compute_tail_, stream_), "cuda async copy: event record"));
+  HOBBIT_RETURN_IF_ERROR(
+      CudaStatus(cudaStreamWaitEvent(copy_stream_, compute_tail_, 0), "cuda async copy: stream wait"));
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, copy_stream_),
+                                    "cuda async copy to device"));
+  CUevent_st* event = nullptr;
+  if (!spare_events_.empty()) {
+    event = spare_events_.back();
+    spare_events_.pop_back();
+  } else {
+    HOBBIT_RETURN_IF_ERROR(
+        CudaStatus(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cuda async copy: event creation"));
+  }
+  const cudaError_t err = cudaEventRecord(event, copy_stream_);
+  if (err != cudaSuccess) {
+    spare_events_.push_back(event);
+    return CudaStatus(err, "cuda async copy: event record");
+  }
+  pending_.emplace_back(++issued_, event);
+  return issued_;
+}
+
+absl::Status CudaBackend::RetireCopies(std::optional<CopyFence> until) {
+  while (!pending_.empty()) {
+    auto [fence, event] = pending_.front();
+    cudaError_t err = cudaEventQuery(event);
+    if (err == cudaErrorNotReady && until && fence <= *until) err = cudaEventSynchronize(event);
+    if (err == cudaErrorNotReady) {
+      cudaGetLastError();
+      break;
+    }
+    HOBBIT_RETURN_IF_ERROR(CudaStatus(err, "cuda async copy"));
+    completed_ = fence;
+    spare_events_.push_back(event);
+    pending_.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> CudaBackend::CopyDone(CopyFence fence) {
+  if (fence > issued_) return absl::InvalidArgumentError(absl::StrCat("copy fence ", fence, " was never issued"));
+  if (fence <= completed_) return true;
+  HOBBIT_RETURN_IF_ERROR(RetireCopies(std::nullopt));
+  return fence <= completed_;
+}
+
+absl::Status CudaBackend::WaitCopy(CopyFence fence) {
+  if (fence > issued_) return absl::InvalidArgumentError(absl::StrCat("copy fence ", fence, " was never issued"));
+  if (fence <= completed_) return absl::OkStatus();
+  return RetireCopies(fence);
+}
+
 absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) {
   HOBBIT_RETURN_IF_ERROR(CheckWeight(table, "get_rows"));
   for (int32_t i = 0; i < n; ++i) {
@@ -172,14 +288,19 @@ absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
   kernels::CudaQuantMatMulParams p{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows,
                                    .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
-  const kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
-                                      .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
-  if (!kernels::QuantMatVecCanRun(mv)) {
-    const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
-    HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
+  kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
+                                .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+  if (kernels::QuantMatVecCanRun(mv)) {
+    // Sized for the most tokens, so the buffer grows (and the stream syncs) once per width.
+    const size_t need = kernels::QuantMatVecScratchBytes(mv.cols, kernels::kQuantMatVecMaxTokens);
+    HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
+    mv.scratch = matvec_scratch_->data();
+    mv.scratch_bytes = matvec_scratch_->bytes();
+    return kernels::QuantMatVec(mv, stream_);
   }
-  float* ws = workspace_ ? workspace_->as<float>() : nullptr;
-  return kernels::CudaQuantMatMul(p, ws, workspace_ ? workspace_->bytes() : 0, cublas_, stream_);
+  const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
+  HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
+  return kernels::CudaQuantMatMul(p, workspace_->as<float>(), workspace_->bytes(), cublas_, stream_);
 }
 
 absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,

@@ -4,6 +4,7 @@
 // asked for and the bytes free). UploadWeight copies each weight to the device through pinned
 // staging memory and keeps it for the backend's lifetime. Every op and copy is queued in order on
 // one compute stream; CopyToHost and Router (whose results land in host memory) wait for it.
+// Asynchronous copies (the expert loader's) run on a second stream, so they overlap the ops.
 // Host arrays that ops take (ids_host, rows_host, scales_host) are uploaded inside the op.
 // Products use a cuBLAS handle bound to the stream.
 //
@@ -15,12 +16,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "runtime/backend/backend.h"
 
 struct CUstream_st;
+struct CUevent_st;
 struct cublasContext;
 
 namespace hobbit::runtime {
@@ -50,6 +55,12 @@ class CudaBackend final : public Backend {
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override;
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override;
   absl::Status Synchronize() override;
+  absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) override;
+  absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
+                                                                  std::string_view what) override;
+  absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) override;
+  absl::StatusOr<bool> CopyDone(CopyFence fence) override;
+  absl::Status WaitCopy(CopyFence fence) override;
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
@@ -73,13 +84,25 @@ class CudaBackend final : public Backend {
   absl::Status Init();
   // Grows `buffer` to at least `bytes` (contents are not kept).
   absl::Status Reserve(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes, std::string_view what);
+  // Retires the copies that have completed (pending_ front to back); with `until`, blocks until
+  // the copies up to that fence have.
+  absl::Status RetireCopies(std::optional<CopyFence> until);
 
   CudaBackendOptions options_;
   CUstream_st* stream_ = nullptr;
   cublasContext* cublas_ = nullptr;
+  // The copy queue: its own stream; each copy first waits for compute_tail_ (recorded on the
+  // compute stream as the copy is queued) and is followed by an event that marks its fence.
+  CUstream_st* copy_stream_ = nullptr;
+  CUevent_st* compute_tail_ = nullptr;
+  std::deque<std::pair<CopyFence, CUevent_st*>> pending_;  // queued copies, oldest first
+  std::vector<CUevent_st*> spare_events_;
+  CopyFence issued_ = 0;     // the last fence handed out
+  CopyFence completed_ = 0;  // every fence <= this has completed
   std::unique_ptr<CudaStagingRing> staging_;
   std::vector<std::unique_ptr<DeviceBuffer>> weights_;  // uploaded weights, kept until destruction
   std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
+  std::unique_ptr<DeviceBuffer> matvec_scratch_;        // QuantMatVec's int8 activations
   std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
   std::vector<uint8_t> router_host_;                    // their host copy (pinned is not needed: small)
 };

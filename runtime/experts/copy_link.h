@@ -1,10 +1,16 @@
-// CopyLink: host->device expert copies through Backend::CopyToDevice, with the link's timeline.
+// CopyLink: the expert loader's host->device copies, on the backend's asynchronous copy queue,
+// with an optional paced timeline.
 //
-// Copies are issued in order on one link. Each gets a completion time: it starts when the link
-// is free and takes bytes / bandwidth. On the CPU backend the bytes move at once (memcpy) and the
-// timeline is what makes transfer time observable: a layer that needs a copy waits until its
-// completion time (prefetches issued early may complete before their layer runs, or be late).
-// With bandwidth 0 every copy completes when it is issued.
+// Copies are queued in order (Backend::CopyToDeviceAsync): on CUDA they run on their own stream
+// while the layer computes, and a layer waits only for the copies its experts need. Pacing
+// (bytes_per_second > 0) adds a timeline on top: each copy completes no earlier than when the
+// link is free plus bytes / bandwidth. The CPU backend copies at once, so pacing is what makes
+// transfer time observable there (prefetches issued early may complete before their layer runs,
+// or be late); on a GPU leave it at 0 and the real link sets the time.
+//
+//   HOBBIT_ASSIGN_OR_RETURN(CopyTicket t, link.Copy(slot, host, bytes));
+//   ... other work ...
+//   double waited = link.Wait(t);  // seconds this thread blocked
 #pragma once
 
 #include <cstddef>
@@ -15,20 +21,32 @@
 
 namespace hobbit::runtime {
 
+// When a copy (and every copy queued before it) is complete.
+struct CopyTicket {
+  CopyFence fence = 0;                          // 0: nothing to wait for on the backend
+  absl::Time paced_until = absl::InfinitePast();  // the paced timeline's completion
+};
+
 // Not thread-safe: used by the expert loader on the engine thread.
 class CopyLink {
  public:
   CopyLink(Backend& backend, double bytes_per_second) : backend_(backend), bandwidth_(bytes_per_second) {}
 
-  // Copies `bytes` and returns when the copy completes on the link's timeline.
-  absl::StatusOr<absl::Time> Copy(void* dst, const void* src, size_t bytes);
-  // Blocks until `t`; returns the seconds waited (0 when `t` has passed).
-  double WaitUntil(absl::Time t);
+  // Queues a copy of `bytes`; `src` must stay valid until it is done.
+  absl::StatusOr<CopyTicket> Copy(void* dst, const void* src, size_t bytes);
+  // Whether the copy is complete (never blocks).
+  absl::StatusOr<bool> Done(const CopyTicket& t);
+  // Blocks until the copy is complete; returns the seconds waited.
+  absl::StatusOr<double> Wait(const CopyTicket& t);
 
  private:
   Backend& backend_;
   double bandwidth_;
   absl::Time busy_until_ = absl::InfinitePast();
 };
+
+// The backend's pinned host->device copy bandwidth in bytes/s: `repeats` copies of `bytes` from
+// AllocateHost memory through CopyToDeviceAsync, the best of them (after one warm-up copy).
+absl::StatusOr<double> MeasureCopyBandwidth(Backend& backend, size_t bytes, int repeats);
 
 }  // namespace hobbit::runtime

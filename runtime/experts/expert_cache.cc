@@ -94,7 +94,7 @@ absl::StatusOr<ExpertCache::Insertion> ExpertCache::Insert(Precision p, int32_t 
   slot.key = layer * options_.n_expert + expert;
   slot.pins = 0;
   slot.last_use = ++clock_;
-  slot.ready_at = absl::InfinitePast();
+  slot.ready = CopyTicket{};
   pl.where[slot.key] = s;
   return ins;
 }

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "runtime/backend/backend.h"
+#include "runtime/experts/copy_link.h"
 #include "runtime/experts/expert_usage.h"
 #include "runtime/experts/precision_rule.h"
 
@@ -73,9 +73,9 @@ class ExpertCache {
 
   uint8_t* slot_data(Precision p, int32_t slot);
   const uint8_t* slot_data(Precision p, int32_t slot) const;
-  // When the copy into the slot completes (the copy link's clock); InfinitePast when long done.
-  absl::Time ready_at(Precision p, int32_t slot) const { return pool(p).slots[slot].ready_at; }
-  void set_ready_at(Precision p, int32_t slot, absl::Time t) { mutable_pool(p).slots[slot].ready_at = t; }
+  // The copy that fills the slot (what to wait for before reading it).
+  const CopyTicket& ready(Precision p, int32_t slot) const { return pool(p).slots[slot].ready; }
+  void set_ready(Precision p, int32_t slot, const CopyTicket& t) { mutable_pool(p).slots[slot].ready = t; }
 
   int32_t num_slots(Precision p) const { return static_cast<int32_t>(pool(p).slots.size()); }
   int32_t num_resident(Precision p) const;
@@ -91,7 +91,7 @@ class ExpertCache {
     int32_t key = -1;   // layer * n_expert + expert, or -1 when free
     int32_t pins = 0;
     uint64_t last_use = 0;
-    absl::Time ready_at = absl::InfinitePast();
+    CopyTicket ready;
   };
   struct Pool {
     int64_t slot_bytes = 0;

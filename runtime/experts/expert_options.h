@@ -65,6 +65,9 @@ struct ExpertOptions {
   std::string state_dir;
   // Threads that build the low copies; 0 = all cores.
   int32_t build_threads = 0;
+  // Keep the host copies in page-locked memory (the backend's pinned memory for the low copies,
+  // the mapped file's experts registered) so host->device copies run at the link's speed.
+  bool pin_host = true;
 };
 
 // "resident" | "ondemand-lru" | "static-low" | "hobbit".

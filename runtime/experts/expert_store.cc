@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConf
   store->n_layer_ = static_cast<int32_t>(experts.size());
   store->n_expert_ = config.n_expert;
   store->format_ = options.format;
+  store->pin_with_ = options.pin_with;
   for (int32_t l = 0; l < store->n_layer_; ++l) {
     const LayerExperts& ex = experts[l];
     if (static_cast<int32_t>(ex.gate.size()) != config.n_expert || ex.up.size() != ex.gate.size() ||
@@ -124,8 +125,12 @@ absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConf
       store->high_.push_back(c);
     }
   }
+  store->PinHigh(say);
   if (!options.make_low) return store;
   HOBBIT_RETURN_IF_ERROR(store->PlanLow(options.format));
+  if (!store->pin_problem_.empty()) {
+    say(absl::StrCat("warning: ", store->pin_problem_, "; low-precision experts stay in pageable memory"));
+  }
   const uint64_t layout = store->LayoutHash();
   if (!options.state_dir.empty() && !options.model_path.empty()) {
     struct stat st;
@@ -158,6 +163,45 @@ absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConf
   return store;
 }
 
+absl::Status ExpertStore::AllocateLow(size_t bytes) {
+  if (pin_with_ != nullptr) {
+    absl::StatusOr<std::unique_ptr<HostBuffer>> pinned = pin_with_->AllocateHost(bytes, "low-precision experts");
+    if (pinned.ok()) {
+      low_pinned_ = std::move(*pinned);
+      low_base_ = static_cast<uint8_t*>(low_pinned_->data());
+      low_size_ = bytes;
+      std::memset(low_base_, 0, bytes);  // alignment gaps are checksummed too
+      return absl::OkStatus();
+    }
+    pin_problem_ = std::string(pinned.status().message());
+  }
+  low_plain_.assign(bytes, 0);
+  low_base_ = low_plain_.data();
+  low_size_ = bytes;
+  return absl::OkStatus();
+}
+
+void ExpertStore::PinHigh(const std::function<void(std::string_view)>& say) {
+  if (pin_with_ == nullptr || high_.empty()) return;
+  uintptr_t begin = UINTPTR_MAX, end = 0;
+  for (const ExpertCopy& c : high_) {
+    for (const WeightView* v : {&c.gate, &c.up, &c.down}) {
+      const auto a = reinterpret_cast<uintptr_t>(v->data);
+      begin = std::min(begin, a);
+      end = std::max(end, a + static_cast<uintptr_t>(v->bytes()));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<HostRegistration>> pin =
+      pin_with_->RegisterHost(reinterpret_cast<const void*>(begin), end - begin, "the model file's experts");
+  if (pin.ok()) {
+    high_pin_ = std::move(*pin);
+    high_pinned_ = true;
+    return;
+  }
+  // Copies from pageable memory still work, at a fraction of the link's speed.
+  say(absl::StrCat("warning: ", pin.status().message(), "; high-precision expert copies will be slower"));
+}
+
 absl::Status ExpertStore::PlanLow(LowFormat format) {
   int64_t offset = 0;
   std::vector<ExpertCopy> low;
@@ -169,7 +213,7 @@ absl::Status ExpertStore::PlanLow(LowFormat format) {
     auto row_bytes = kernels::GgmlRowBytes(w.type, w.cols);
     if (!row_bytes) return absl::InvalidArgumentError(absl::StrCat("expert store: no row size for ", w.cols));
     w.row_bytes = *row_bytes;
-    w.data = reinterpret_cast<const void*>(offset);  // rebased onto low_data_ below
+    w.data = reinterpret_cast<const void*>(offset);  // rebased onto low_base_ below
     offset += AlignUp(w.bytes());
     return w;
   };
@@ -181,8 +225,8 @@ absl::Status ExpertStore::PlanLow(LowFormat format) {
     max_low_bytes_ = std::max(max_low_bytes_, c.bytes());
     low.push_back(c);
   }
-  low_data_.assign(static_cast<size_t>(offset), 0);
-  const uint8_t* base = low_data_.data();
+  HOBBIT_RETURN_IF_ERROR(AllocateLow(static_cast<size_t>(offset)));
+  const uint8_t* base = low_base_;
   for (ExpertCopy& c : low) {
     for (WeightView* w : {&c.gate, &c.up, &c.down}) w->data = base + reinterpret_cast<uintptr_t>(w->data);
   }
@@ -197,7 +241,7 @@ uint64_t ExpertStore::LayoutHash() const {
       w.Put(v->type);
       w.Put(v->rows);
       w.Put(v->cols);
-      w.Put(static_cast<int64_t>(static_cast<const uint8_t*>(v->data) - low_data_.data()));
+      w.Put(static_cast<int64_t>(static_cast<const uint8_t*>(v->data) - low_base_));
     }
   }
   return internal::Checksum64(w.bytes().data(), w.bytes().size());
@@ -259,13 +303,13 @@ absl::Status ExpertStore::ReadCache(uint64_t layout_hash) {
       h.n_layer != static_cast<uint32_t>(n_layer_) || h.n_expert != static_cast<uint32_t>(n_expert_)) {
     return fail("made for another format or layout");
   }
-  if (h.payload_bytes != low_data_.size()) {
-    return fail(absl::StrCat("payload of ", h.payload_bytes, " bytes, expected ", low_data_.size()));
+  if (h.payload_bytes != low_size_) {
+    return fail(absl::StrCat("payload of ", h.payload_bytes, " bytes, expected ", low_size_));
   }
-  if (std::fread(low_data_.data(), 1, low_data_.size(), f) != low_data_.size()) return fail("truncated payload");
+  if (std::fread(low_base_, 1, low_size_, f) != low_size_) return fail("truncated payload");
   if (std::fgetc(f) != EOF) return fail("trailing bytes after the payload");
   std::fclose(f);
-  const uint64_t sum = internal::Checksum64(low_data_.data(), low_data_.size());
+  const uint64_t sum = internal::Checksum64(low_base_, low_size_);
   if (sum != h.checksum) {
     return absl::DataLossError(absl::StrFormat("%s: checksum %016x, header says %016x", cache_path_, sum, h.checksum));
   }
@@ -282,8 +326,8 @@ absl::Status ExpertStore::WriteCache(uint64_t layout_hash) const {
   w.Put(model_size_);
   w.Put(model_mtime_ns_);
   w.Put(layout_hash);
-  w.Put(static_cast<uint64_t>(low_data_.size()));
-  w.Put(internal::Checksum64(low_data_.data(), low_data_.size()));
+  w.Put(static_cast<uint64_t>(low_size_));
+  w.Put(internal::Checksum64(low_base_, low_size_));
   w.Put(static_cast<uint32_t>(model_path_.size()));
   w.PutBytes(model_path_.data(), model_path_.size());
   // Written to a temporary name and renamed, so a crash never leaves a half file under the name.
@@ -291,7 +335,7 @@ absl::Status ExpertStore::WriteCache(uint64_t layout_hash) const {
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return absl::UnavailableError(absl::StrCat("cannot create ", tmp));
   bool ok = std::fwrite(w.bytes().data(), 1, w.bytes().size(), f) == w.bytes().size() &&
-            std::fwrite(low_data_.data(), 1, low_data_.size(), f) == low_data_.size();
+            std::fwrite(low_base_, 1, low_size_, f) == low_size_;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), cache_path_.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -1,7 +1,7 @@
 // ExpertStore: every routed expert in host memory in two precisions.
 //
 // The high copy is the expert as stored in the model file (views into the mapped GGUF: nothing is
-// copied). The low copy is made at load time by re-quantizing each row group-wise (int4: Q4_1,
+// copied; page-locked when a backend to pin with is given). The low copy is made at load time by re-quantizing each row group-wise (int4: Q4_1,
 // 32-element groups with scale and min; int2: Q2_K, 16-element groups in 256-element
 // super-blocks, falling back to Q4_1 for rows that are not a multiple of 256). With a state
 // directory the low copies are written to a cache file keyed by the model file's identity (path,
@@ -43,6 +43,10 @@ struct ExpertStoreOptions {
   std::string model_path;    // identity of the model file for the cache key ("" = no disk cache)
   int32_t threads = 0;       // 0 = all cores
   std::function<void(std::string_view)> progress;  // one-line status messages (may be empty)
+  // When set, the low copies live in this backend's pinned host memory and the high copies (the
+  // mapped file) are page-locked, so copies to the device run at the link's speed. Where the
+  // system refuses, the store falls back to pageable memory and says so through `progress`.
+  Backend* pin_with = nullptr;
 };
 
 // Immutable after Create: safe to read from any thread.
@@ -63,7 +67,9 @@ class ExpertStore {
   // The largest copy of each precision: the slot size of the device pools.
   int64_t max_high_bytes() const { return max_high_bytes_; }
   int64_t max_low_bytes() const { return max_low_bytes_; }
-  int64_t low_bytes_total() const { return static_cast<int64_t>(low_data_.size()); }
+  int64_t low_bytes_total() const { return static_cast<int64_t>(low_size_); }
+  bool high_pinned() const { return high_pinned_; }
+  bool low_pinned() const { return low_pinned_ != nullptr; }
 
   // Where the low copies came from, for logs and tests.
   bool loaded_from_cache() const { return loaded_from_cache_; }
@@ -73,6 +79,8 @@ class ExpertStore {
  private:
   ExpertStore() = default;
   size_t Index(int32_t layer, int32_t expert) const { return static_cast<size_t>(layer) * n_expert_ + expert; }
+  absl::Status AllocateLow(size_t bytes);
+  void PinHigh(const std::function<void(std::string_view)>& say);
   absl::Status PlanLow(LowFormat format);
   absl::Status BuildLow(int32_t threads, const std::function<void(std::string_view)>& progress);
   absl::Status ReadCache(uint64_t layout_hash);
@@ -82,8 +90,16 @@ class ExpertStore {
   int32_t n_layer_ = 0;
   int32_t n_expert_ = 0;
   std::vector<ExpertCopy> high_;
-  std::vector<ExpertCopy> low_;      // views into low_data_
-  std::vector<uint8_t> low_data_;
+  std::vector<ExpertCopy> low_;  // views into low_base_
+  // The low copies' bytes: pinned (low_pinned_) or, without a backend to pin with, low_plain_.
+  uint8_t* low_base_ = nullptr;
+  size_t low_size_ = 0;
+  std::unique_ptr<HostBuffer> low_pinned_;
+  std::vector<uint8_t> low_plain_;
+  Backend* pin_with_ = nullptr;  // used during Create only
+  std::string pin_problem_;
+  std::unique_ptr<HostRegistration> high_pin_;
+  bool high_pinned_ = false;
   int64_t max_high_bytes_ = 0;
   int64_t max_low_bytes_ = 0;
   LowFormat format_ = LowFormat::kInt4;

@@ -39,8 +39,9 @@ struct OffloadedExpertFfn::PrefetchEntry {
 };
 
 OffloadedExpertFfn::OffloadedExpertFfn(const ExpertOptions& options, std::shared_ptr<const GgufFile> file,
-                                       std::function<void(std::string_view)> progress)
-    : options_(options), file_(std::move(file)), progress_(std::move(progress)) {
+                                       std::function<void(std::string_view)> progress,
+                                       std::shared_ptr<const ExpertStore> store)
+    : options_(options), file_(std::move(file)), progress_(std::move(progress)), store_(std::move(store)) {
   default_thresholds_ = ThresholdsFor(options_, std::nullopt);
 }
 
@@ -57,14 +58,26 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
   // loader copies them into the backend's slots.
   config_ = config;
   backend_ = &backend;
-  ExpertStoreOptions so;
-  so.format = options_.low_format;
-  so.make_low = options_.mode != ExpertMode::kOndemandLru;
-  so.state_dir = options_.state_dir;
-  so.model_path = file_ ? file_->path() : "";
-  so.threads = options_.build_threads;
-  so.progress = progress_;
-  HOBBIT_ASSIGN_OR_RETURN(store_, ExpertStore::Create(config, experts, so));
+  const bool need_low = options_.mode != ExpertMode::kOndemandLru;
+  if (store_ != nullptr) {
+    if (store_->n_layer() != config.n_layer || store_->n_expert() != config.n_expert ||
+        (need_low && !store_->has_low())) {
+      return absl::InvalidArgumentError(absl::StrCat("expert loader: the shared expert store (", store_->n_layer(),
+                                                     " layers, ", store_->n_expert(), " experts",
+                                                     store_->has_low() ? "" : ", no low copies",
+                                                     ") does not fit this model and mode"));
+    }
+  } else {
+    ExpertStoreOptions so;
+    so.format = options_.low_format;
+    so.make_low = need_low;
+    so.state_dir = options_.state_dir;
+    so.model_path = file_ ? file_->path() : "";
+    so.threads = options_.build_threads;
+    so.progress = progress_;
+    so.pin_with = options_.pin_host ? &backend : nullptr;
+    HOBBIT_ASSIGN_OR_RETURN(store_, ExpertStore::Create(config, experts, so));
+  }
   HOBBIT_RETURN_IF_ERROR(InitCache(backend));
   progress_ = nullptr;  // only loading reports progress; the caller's callback need not outlive it
   link_ = std::make_unique<CopyLink>(backend, options_.copy_bandwidth);
@@ -300,11 +313,11 @@ absl::StatusOr<int32_t> OffloadedExpertFfn::Load(int32_t layer, int32_t expert, 
   uint8_t* dst = cache_->slot_data(p, slot);
   const int64_t up = AlignUp(src.gate.bytes());
   const int64_t down = up + AlignUp(src.up.bytes());
-  absl::Time done = absl::InfinitePast();
+  CopyTicket done;
   for (const auto& [view, offset] : {std::pair{&src.gate, int64_t{0}}, {&src.up, up}, {&src.down, down}}) {
     HOBBIT_ASSIGN_OR_RETURN(done, link_->Copy(dst + offset, view->data, static_cast<size_t>(view->bytes())));
   }
-  cache_->set_ready_at(p, slot, done);
+  cache_->set_ready(p, slot, done);
   const auto bytes = static_cast<uint64_t>(src.bytes());
   for (ExpertStats* s : {&total_, &SeqStats(seq)}) {
     ++s->copies;
@@ -317,10 +330,11 @@ absl::Status OffloadedExpertFfn::Flush(int32_t layer) {
   std::vector<Work*> ready = std::move(ready_);
   ready_.clear();
   for (Work* w : ready) {
-    const absl::Time at = cache_->ready_at(w->precision, w->slot);
-    const bool pending = at > absl::Now();
-    const double waited = link_->WaitUntil(at);
-    if (waited > 0.0) {
+    const CopyTicket& ticket = cache_->ready(w->precision, w->slot);
+    HOBBIT_ASSIGN_OR_RETURN(const bool arrived, link_->Done(ticket));
+    const bool pending = !arrived;
+    if (pending) {
+      HOBBIT_ASSIGN_OR_RETURN(const double waited, link_->Wait(ticket));
       total_.load_wait_seconds += waited;
       SeqStats(w->seqs[0]).load_wait_seconds += waited;
     }

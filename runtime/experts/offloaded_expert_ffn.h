@@ -1,13 +1,14 @@
 // OffloadedExpertFfn: the expert loader. Implements the ExpertFfn seam for the offloading modes
 // (ExpertMode: ondemand-lru, static-low, hobbit) on top of ExpertStore (host copies),
-// ExpertCache (device slot pools), CopyLink (host->device copies) and Prefetcher.
+// ExpertCache (device slot pools), CopyLink (asynchronous host->device copies) and Prefetcher.
 //
 // Per layer and step: every routed (token, expert) pair is resolved against the cache. A hit
 // uses what is resident (high preferred; a low copy serving a pair that asked for high counts as
 // low-served-high). A miss is decided by the token-level rule (high / low / skip; hobbit mode
 // only) and the batch rule (an expert's most precise request wins; skipped only if every token
 // skips it); the chosen copy is copied into a slot. Then the next layers are predicted and
-// prefetched (hobbit mode), the layer waits for its own copies, and each expert runs once over
+// prefetched (hobbit mode), the layer waits only for its own experts' copies (prefetches keep
+// flowing meanwhile), and each expert runs once over
 // its tokens on the resident copy, in expert order, accumulating the weighted outputs into out.
 //
 //   auto ffn = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);
@@ -42,8 +43,11 @@ class OffloadedExpertFfn final : public ExpertFfn {
  public:
   // `file` is the model's file: the routers for prefetching and the identity of the low-copy
   // disk cache. `progress` (may be empty) gets one-line status messages while loading.
+  // `store` (may be null): host copies built earlier for the same model, reused instead of
+  // building the low copies again (e.g. by a benchmark that runs several modes in turn).
   OffloadedExpertFfn(const ExpertOptions& options, std::shared_ptr<const GgufFile> file,
-                     std::function<void(std::string_view)> progress = {});
+                     std::function<void(std::string_view)> progress = {},
+                     std::shared_ptr<const ExpertStore> store = nullptr);
   ~OffloadedExpertFfn() override;
 
   absl::Status Init(const ModelConfig& config, std::span<const LayerExperts> experts, Backend& backend) override;
@@ -58,6 +62,7 @@ class OffloadedExpertFfn final : public ExpertFfn {
   void ResetStats();
 
   const ExpertStore& store() const { return *store_; }
+  std::shared_ptr<const ExpertStore> shared_store() const { return store_; }
   const ExpertCache& cache() const { return *cache_; }
 
  private:
@@ -90,7 +95,7 @@ class OffloadedExpertFfn final : public ExpertFfn {
   std::function<void(std::string_view)> progress_;
   ModelConfig config_;
   Backend* backend_ = nullptr;
-  std::unique_ptr<ExpertStore> store_;
+  std::shared_ptr<const ExpertStore> store_;
   std::unique_ptr<ExpertCache> cache_;
   std::unique_ptr<CopyLink> link_;
   std::unique_ptr<Prefetcher> prefetcher_;

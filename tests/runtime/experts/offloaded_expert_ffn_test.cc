@@ -2,7 +2,7 @@
 // - ondemand-lru with two experts per layer and hobbit with T1 = T2 = 1 give logits bit-identical
 //   to resident (F32 and Q8_0 files);
 // - hand-computed routing cases give the decisions and counters the rule says;
-// - counters add up: hits + misses = lookups, bytes = what went through Backend::CopyToDevice,
+// - counters add up: hits + misses = lookups, bytes = what went through the backend's copies,
 //   prefetches used + wasted = issued;
 // - copies paced to a bandwidth make the layer wait for them.
 #include "runtime/experts/offloaded_expert_ffn.h"
@@ -48,11 +48,22 @@ class CountingBackend final : public Backend {
     return cpu_.UploadWeight(host, name);
   }
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
-    for (const auto& [begin, end] : counted) {
-      if (dst >= begin && static_cast<const uint8_t*>(dst) + bytes <= end) copied += bytes;
-    }
+    Count(dst, bytes);
     return cpu_.CopyToDevice(dst, src, bytes);
   }
+  absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) override {
+    return cpu_.AllocateHost(bytes, what);
+  }
+  absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
+                                                                  std::string_view what) override {
+    return cpu_.RegisterHost(data, bytes, what);
+  }
+  absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) override {
+    Count(dst, bytes);
+    return cpu_.CopyToDeviceAsync(dst, src, bytes);
+  }
+  absl::StatusOr<bool> CopyDone(CopyFence fence) override { return cpu_.CopyDone(fence); }
+  absl::Status WaitCopy(CopyFence fence) override { return cpu_.WaitCopy(fence); }
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override { return cpu_.CopyToHost(dst, src, bytes); }
   absl::Status Synchronize() override { return cpu_.Synchronize(); }
   absl::Status GetRows(const WeightView& t, const int32_t* ids, int32_t n, float* out) override {
@@ -87,6 +98,12 @@ class CountingBackend final : public Backend {
   uint64_t copied = 0;
 
  private:
+  void Count(const void* dst, size_t bytes) {
+    for (const auto& [begin, end] : counted) {
+      if (dst >= begin && static_cast<const uint8_t*>(dst) + bytes <= end) copied += bytes;
+    }
+  }
+
   CpuBackend cpu_{CpuBackendOptions{.threads = 2}};
 };
 
