@@ -82,6 +82,13 @@ const std::map<std::string, FlagSpec, std::less<>>& Flags() {
                     o->stop.push_back(v);
                     return absl::OkStatus();
                   }}},
+      {"--precision", {true, gen, [](const std::string& v, CliOptions* o) {
+                         if (v != "quality" && v != "balanced" && v != "speed") {
+                           return BadValue("--precision", "quality, balanced or speed", v);
+                         }
+                         o->precision = v;
+                         return absl::OkStatus();
+                       }}},
       {"--ignore-eos", {false, gen, [](const std::string&, CliOptions* o) {
                           o->ignore_eos = true;
                           return absl::OkStatus();
@@ -190,6 +197,8 @@ Flags:
   generate and chat:
     --max-tokens N  --temperature T  --top-p P  --top-k K  --seed S
     --stop S (repeatable)  --ignore-eos
+    --precision quality|balanced|speed   how the expert loader may trade precision
+                    for speed (capped by the server; default: the server's)
   chat:      --system TEXT   a system message to start the conversation
   tokenize:  --pieces        also print each token's text
              --no-special    do not add the BOS token

@@ -42,6 +42,7 @@ struct CliOptions {
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
   bool ignore_eos = false;
+  std::optional<std::string> precision;  // quality, balanced or speed
   // tokenize
   bool pieces = false;
   bool add_special = true;

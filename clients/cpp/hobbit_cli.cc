@@ -122,6 +122,11 @@ void HobbitCli::ApplySampling(v1::GenerateRequest* request) const {
   if (options_.seed) request->set_seed(*options_.seed);
   for (const std::string& stop : options_.stop) request->add_stop(stop);
   request->set_ignore_eos(options_.ignore_eos);
+  if (options_.precision) {
+    request->set_precision_policy(*options_.precision == "quality"    ? v1::PRECISION_POLICY_QUALITY
+                                  : *options_.precision == "balanced" ? v1::PRECISION_POLICY_BALANCED
+                                                                      : v1::PRECISION_POLICY_SPEED);
+  }
 }
 
 bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
@@ -143,6 +148,15 @@ bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
           FinishReasonName(final.finish_reason()), final.prompt_tokens(), final.generated_tokens(),
           final.timings().time_to_first_token_seconds(), final.timings().total_seconds(),
           final.message().empty() ? "" : " " + final.message());
+      const v1::ExpertStats& e = final.expert_stats();
+      if (e.lookups() > 0) {
+        err_ << absl::StrFormat(
+            "[experts: lookups=%d hits_high=%d hits_low=%d misses_high=%d misses_low=%d misses_skip=%d "
+            "copied=%.1fMB demand + %.1fMB prefetch, prefetch used=%d wasted=%d late=%d, waited=%.3fs]\n",
+            e.lookups(), e.hits_high(), e.hits_low(), e.misses_high(), e.misses_low(), e.misses_skip(),
+            e.bytes_demand() / 1e6, e.bytes_prefetch() / 1e6, e.prefetch_used(), e.prefetch_wasted(),
+            e.prefetch_late(), e.load_wait_seconds());
+      }
     }
   }
   grpc::Status status = reader->Finish();

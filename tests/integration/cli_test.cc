@@ -42,6 +42,9 @@ TEST(CliTest, WrongFlagIsAUsageError) {
   run = RunCli({"generate", "--prompt", "x", "--temperature", "warm"});
   EXPECT_EQ(run.code, 2);
   EXPECT_TRUE(absl::StrContains(run.err, "--temperature: expected a number")) << run.err;
+  run = RunCli({"generate", "--prompt", "x", "--precision", "fastest"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "--precision: expected quality, balanced or speed")) << run.err;
   run = RunCli({"fly"});
   EXPECT_EQ(run.code, 2);
   EXPECT_TRUE(absl::StrContains(run.err, "unknown command 'fly'")) << run.err;
@@ -89,6 +92,31 @@ TEST(CliTest, GenerateInfoStatsTokenizeAndChat) {
   run = RunCli({"generate", "--server", server, "--prompt", "x", "--top-p", "0"});
   EXPECT_EQ(run.code, 1);
   EXPECT_TRUE(absl::StrContains(run.err, "top_p: 0 is out of range")) << run.err;
+}
+
+// With experts offloaded, the final statistics line carries the sequence's expert counters, and
+// --precision reaches the loader: quality never loads a low copy nor skips, speed does.
+TEST(CliTest, GenerateReportsExpertCountersPerPrecisionPolicy) {
+  if (!std::filesystem::exists(kTestModel)) GTEST_SKIP() << kTestModel << " is missing";
+  auto daemon = DaemonProcess::Start("experts:\n  mode: hobbit\n  gpu_cache_bytes: 300000\n");
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  const std::string server = (*daemon)->address();
+  auto counter = [](const std::string& err, const std::string& name) {
+    const size_t at = err.find(" " + name + "=");
+    return at == std::string::npos ? -1 : std::stoll(err.substr(at + name.size() + 2));
+  };
+  CliRun quality = RunCli({"generate", "--server", server, "--prompt", "def main(", "--max-tokens", "16",
+                           "--temperature", "0", "--ignore-eos", "--precision", "quality"});
+  ASSERT_EQ(quality.code, 0) << quality.err;
+  ASSERT_TRUE(absl::StrContains(quality.err, "[experts: lookups=")) << quality.err;
+  EXPECT_GT(counter(quality.err, "lookups"), 0) << quality.err;
+  EXPECT_EQ(counter(quality.err, "misses_low"), 0) << quality.err;
+  EXPECT_EQ(counter(quality.err, "misses_skip"), 0) << quality.err;
+  CliRun speed = RunCli({"generate", "--server", server, "--prompt", "def main(", "--max-tokens", "16",
+                         "--temperature", "0", "--ignore-eos", "--precision", "speed"});
+  ASSERT_EQ(speed.code, 0) << speed.err;
+  EXPECT_GT(counter(speed.err, "misses_low") + counter(speed.err, "misses_skip") + counter(speed.err, "hits_low"), 0)
+      << speed.err;
 }
 
 }  // namespace
