@@ -25,6 +25,7 @@ struct OffloadedExpertFfn::Work {
   Precision precision = Precision::kHigh;
   int32_t slot = -1;
   bool skip = false;
+  bool strict_high = false;  // a pair's policy is `quality`: a resident low copy does not serve it
 };
 
 struct OffloadedExpertFfn::PrefetchEntry {
@@ -189,6 +190,12 @@ LoadDecision OffloadedExpertFfn::PairWant(float score, int64_t seq) const {
   return DecideMiss(score, it == seq_thresholds_.end() ? default_thresholds_ : it->second);
 }
 
+bool OffloadedExpertFfn::StrictHigh(int64_t seq) const {
+  if (options_.mode != ExpertMode::kHobbit) return false;
+  auto it = seq_thresholds_.find(seq);
+  return (it == seq_thresholds_.end() ? default_thresholds_ : it->second).t1 >= 1.0f;
+}
+
 Precision OffloadedExpertFfn::Available(LoadDecision d) const {
   const bool want_high = d == LoadDecision::kHigh;
   if (want_high && cache_->num_slots(Precision::kHigh) == 0) return Precision::kLow;
@@ -209,6 +216,7 @@ std::vector<OffloadedExpertFfn::Work> OffloadedExpertFfn::Group(const ExpertRout
       work.scales.push_back(w[j]);
       work.wants.push_back(PairWant(scores[j], seq));
       work.seqs.push_back(seq);
+      work.strict_high = work.strict_high || StrictHigh(seq);
     }
   }
   std::vector<Work> out;
@@ -254,7 +262,7 @@ absl::Status OffloadedExpertFfn::Resolve(int32_t layer, Work& w) {
     outcome = kHitHigh;
     w.precision = Precision::kHigh;
     w.slot = high_slot;
-  } else if (low_slot >= 0) {
+  } else if (low_slot >= 0 && !(w.strict_high && cache_->num_slots(Precision::kHigh) > 0)) {
     outcome = kHitLow;
     w.precision = Precision::kLow;
     w.slot = low_slot;

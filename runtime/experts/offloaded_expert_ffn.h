@@ -4,7 +4,8 @@
 //
 // Per layer and step: every routed (token, expert) pair is resolved against the cache. A hit
 // uses what is resident (high preferred; a low copy serving a pair that asked for high counts as
-// low-served-high). A miss is decided by the token-level rule (high / low / skip; hobbit mode
+// low-served-high), except that a `quality` request is never served a low copy: the high copy is
+// loaded. A miss is decided by the token-level rule (high / low / skip; hobbit mode
 // only) and the batch rule (an expert's most precise request wins; skipped only if every token
 // skips it); the chosen copy is copied into a slot. Then the next layers are predicted and
 // prefetched (hobbit mode), the layer waits only for its own experts' copies (prefetches keep
@@ -77,6 +78,9 @@ class OffloadedExpertFfn final : public ExpertFfn {
   void StartStep(const ExpertRouting& routing);
   std::vector<Work> Group(const ExpertRouting& routing) const;
   LoadDecision PairWant(float score, int64_t seq) const;
+  // Whether the sequence's policy is `quality` (T1 = 1): its experts run in high precision even
+  // when a low copy is resident.
+  bool StrictHigh(int64_t seq) const;
   Precision Available(LoadDecision d) const;
   absl::Status Resolve(int32_t layer, Work& w);
   // Copies (layer, expert) into a new slot of pool p. On demand, a full pool first runs the

@@ -284,6 +284,33 @@ std::vector<double> ExpertForward(const ExpertCopy& e, const float* x) {
 }
 
 // Direct calls with hand-made routing: T1 = 0.6, T2 = 0.9, everything fits in the cache.
+// A `quality` request after a `speed` one: the speed sequence leaves low copies resident, yet the
+// quality sequence never runs one (it loads the high copy) and matches resident exactly.
+TEST(OffloadedExpertFfnTest, QualityRequestsAreNeverServedLowCopies) {
+  Loaded resident = Load(kMixtral + "model-f32.gguf", std::nullopt);
+  ASSERT_NE(resident.model, nullptr);
+  ExpertOptions o;
+  o.mode = ExpertMode::kHobbit;
+  o.gpu_cache_bytes = 8 * HighSlotBytes(resident);
+  o.prefetch_depth = 1;
+  Loaded l = Load(kMixtral + "model-f32.gguf", o);
+  ASSERT_NE(l.model, nullptr);
+  l.loader->BeginSequence(0, ExpertPolicy::kSpeed);
+  RunSequence(l);
+  const ExpertStats& speed = l.loader->total_stats();
+  ASSERT_GT(speed.misses_low + speed.hits_low, 0u);
+  ASSERT_GT(l.loader->cache().num_resident(Precision::kLow), 0);
+  l.loader->ResetStats();
+  l.loader->BeginSequence(0, ExpertPolicy::kQuality);
+  const std::vector<float> got = RunSequence(l);
+  const std::vector<float> want = RunSequence(resident);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+  const ExpertStats& quality = l.loader->total_stats();
+  EXPECT_EQ(quality.hits_low + quality.misses_low + quality.misses_skip, 0u);
+  EXPECT_GT(quality.hits_high + quality.misses_high, 0u);
+}
+
 TEST(OffloadedExpertFfnTest, HandComputedDecisions) {
   ExpertOptions o;
   o.mode = ExpertMode::kHobbit;
