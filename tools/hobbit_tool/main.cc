@@ -1,5 +1,5 @@
 // hobbit-tool: offline programs around hobbit's runtime (inspect, tokenize, score, generate,
-// synthesize models).
+// synthesize models, benchmark the expert modes).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,7 +15,8 @@ constexpr char kUsage[] =
     "  tokenize  token ids of each JSON string line of a file\n"
     "  logits    raw float32 logits after each position of a token list\n"
     "  generate  generate text from a prompt on the CPU\n"
-    "  synth     write a random-weight model at a real shape\n";
+    "  synth     write a random-weight model at a real shape\n"
+    "  bench     every expert mode on one model: speed, bytes moved, cache figures, quality\n";
 
 }  // namespace
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   if (command == "logits") return hobbit::tools::RunLogits(args);
   if (command == "generate") return hobbit::tools::RunGenerate(args);
   if (command == "synth") return hobbit::tools::RunSynth(args);
+  if (command == "bench") return hobbit::tools::RunBench(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
