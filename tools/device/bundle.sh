@@ -27,7 +27,10 @@ ninja -C "$obj" -j"${HOBBIT_BUILD_JOBS:-2}" "${targets[@]}"
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/libs"
-skip='^(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64|linux-vdso|libcuda|libcudart|libcublas|libcublasLt|libnvidia)\.so'
+# Also left behind: base libraries every Ubuntu 24.04 image with Python has under the same
+# sonames (the carried tree is limited to 64 MiB; these are 9 MB). `ldd ... | grep "not found"`
+# there says if one is missing.
+skip='^(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64|linux-vdso|libcuda|libcudart|libcublas|libcublasLt|libnvidia|libcrypto|libssl|libz|liblzma|libzstd|liblz4|libsystemd|libgcrypt|libgpg-error|libcap)\.so'
 for t in "${targets[@]}"; do
   cp "$obj/bin/$t" "$out/bin/"
   strip --strip-unneeded "$out/bin/$t"

@@ -161,6 +161,7 @@ class MoeBlock(nn.Module):
         out[order] = ys
         out = out.view(-1, k, hdim).sum(1).to(x.dtype)
         self.last_stats = (logits, probs, counts, top_i)
+        self.last_input = x if getattr(self, "keep_input", False) else None  # the gate input
         return out.view(b, t, hdim)
 
 

@@ -95,6 +95,15 @@ def evaluate(model, wins, device, batch, routing=False):
     reuse = torch.zeros(layers, dtype=torch.float64, device=device)
     reuse_n = 0
     second = [[] for _ in range(layers)]
+    # Stacked-gate prediction (hobbit-algorithms.md §2): layer l + d's router applied to layer
+    # l's gate input; share of layer l + d's actual top-k it names, and whether it names the top-1.
+    depths = range(1, 4)
+    pred_hit = {d: torch.zeros(layers, dtype=torch.float64, device=device) for d in depths}
+    pred_top1 = {d: torch.zeros(layers, dtype=torch.float64, device=device) for d in depths}
+    pred_n = 0
+    moes = [layer.block_sparse_moe for layer in model.layers]
+    for m in moes:
+        m.keep_input = routing
     for i in range(0, len(wins), batch):
         w = torch.from_numpy(wins[i:i + batch]).to(device)
         with autocast(device):
@@ -112,6 +121,20 @@ def evaluate(model, wins, device, batch, routing=False):
                 top_w = probs.topk(k, dim=-1).values
                 second[li].append((top_w[:, 1] / top_w.sum(-1)).float().cpu())
             reuse_n += b * (t - 1)
+            stats = model.router_stats()
+            for d in depths:
+                for li in range(layers - d):
+                    with autocast(device):
+                        _, _, _, pred_i = moes[li + d].route(moes[li].last_input)
+                    actual = stats[li + d][3]
+                    pred_sel = F.one_hot(pred_i, e).sum(1)
+                    act_sel = F.one_hot(actual, e).sum(1)
+                    pred_hit[d][li] += (pred_sel * act_sel).sum().double() / k
+                    pred_top1[d][li] += pred_sel.gather(1, actual[:, :1]).sum().double()
+            pred_n += b * t
+    for m in moes:
+        m.keep_input = False
+        m.last_input = None
     model.train()
     out = {"loss": total / count, "ppl": math.exp(total / count), "tokens": count}
     if routing:
@@ -120,6 +143,11 @@ def evaluate(model, wins, device, batch, routing=False):
             "expert_popularity": [[round(float(x), 4) for x in row] for row in pop],
             "min_share": float(pop.min()), "max_share": float(pop.max()),
             "next_token_reuse": [round(float(x), 4) for x in (reuse / reuse_n).cpu().numpy()],
+            "stacked_gate_prediction": {
+                f"depth_{d}": {
+                    "topk_recall": [round(float(x), 4) for x in (pred_hit[d][:layers - d] / pred_n).cpu().numpy()],
+                    "top1_named": [round(float(x), 4) for x in (pred_top1[d][:layers - d] / pred_n).cpu().numpy()],
+                } for d in depths},
             "second_gate_weight_quantiles_10_50_90": [
                 [round(float(q), 4) for q in np.quantile(torch.cat(s).numpy(), [0.1, 0.5, 0.9])]
                 for s in second],
