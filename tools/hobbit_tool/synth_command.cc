@@ -19,6 +19,8 @@ absl::Status Synthesize(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(options.type, ParseWeightType(flags.GetString("type")));
   options.layers = static_cast<int32_t>(layers);
   options.seed = static_cast<uint64_t>(seed);
+  HOBBIT_ASSIGN_OR_RETURN(int64_t threads, flags.GetInt("threads", 0, 1024));
+  options.threads = static_cast<int32_t>(threads);
   if (!preset.note.empty()) std::fprintf(stderr, "synth: %s: %s\n", preset.name.c_str(), preset.note.c_str());
   const std::string out = flags.GetString("out");
   HOBBIT_RETURN_IF_ERROR(WriteSynthModel(options, out, [](const std::string& line) {
@@ -37,6 +39,7 @@ int RunSynth(const std::vector<std::string>& args) {
   flags.Add("preset", absl::StrCat("model shape: ", presets), true);
   flags.Add("out", "output GGUF file", true);
   flags.Add("layers", "number of layers (0: the preset's)", false, false, "0");
+  flags.Add("threads", "threads making the weights (0: all cores; the bytes do not depend on it)", false, false, "0");
   flags.Add("type", "matrix type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k", false, false, "f16");
   flags.Add("seed", "random seed", false, false, "1");
   if (auto code = flags.ParseOrExit(args)) return *code;

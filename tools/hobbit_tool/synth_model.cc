@@ -1,12 +1,16 @@
 #include "tools/hobbit_tool/synth_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/base/half.h"
 #include "kernels/base/status_macros.h"
+#include "kernels/cpu/thread_pool.h"
 #include "kernels/quant/quant_types.h"
 #include "kernels/quant/quantize.h"
 #include "runtime/gguf/gguf_writer.h"
@@ -50,18 +54,41 @@ struct SynthTensor {
   float offset;
 };
 
-absl::Status FillTensor(const SynthTensor& t, uint64_t seed, uint8_t* dst) {
+uint64_t SplitMix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Rows are made in groups of kRowsPerStream, each from its own random stream, so the groups fill
+// in parallel and the bytes do not depend on the number of threads.
+constexpr int64_t kRowsPerStream = 64;
+
+absl::Status FillTensor(const SynthTensor& t, uint64_t seed, uint8_t* dst, kernels::ThreadPool& pool) {
   const int64_t cols = t.ne[0];
   int64_t rows = 1;
   for (size_t i = 1; i < t.ne.size(); ++i) rows *= t.ne[i];
   const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(t.type), cols);
-  Rng rng(HashName(t.name, seed));
-  std::vector<float> row(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : row) v = t.offset + t.scale * rng.Uniform();
-    HOBBIT_RETURN_IF_ERROR(kernels::QuantizeRow(t.type, row.data(), dst + r * row_bytes, cols));
-  }
-  return absl::OkStatus();
+  const uint64_t base = HashName(t.name, seed);
+  const int64_t groups = (rows + kRowsPerStream - 1) / kRowsPerStream;
+  std::mutex mu;
+  absl::Status status;
+  pool.ParallelFor(groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(cols);
+    for (int64_t g = begin; g < end; ++g) {
+      Rng rng(SplitMix(base + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(g + 1)));
+      for (int64_t r = g * kRowsPerStream; r < std::min(rows, (g + 1) * kRowsPerStream); ++r) {
+        for (float& v : row) v = t.offset + t.scale * rng.Uniform();
+        absl::Status s = kernels::QuantizeRow(t.type, row.data(), dst + r * row_bytes, cols);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          status.Update(s);
+          return;
+        }
+      }
+    }
+  });
+  return status;
 }
 
 // K-quants need rows of 256; like llama-quantize, narrower rows fall back to Q8_0.
@@ -188,14 +215,15 @@ absl::Status WriteSynthModel(const SynthOptions& options, const std::string& pat
   tensors.push_back({"output.weight", TypeForRow(options.type, p.n_embd), {p.n_embd, p.n_vocab},
                      std::sqrt(3.0f / p.n_embd), 0});
   const size_t per_layer = LayerTensors(p, 0, options.type).size();
+  auto pool = std::make_shared<kernels::ThreadPool>(options.threads);
   for (size_t i = 0; i < tensors.size(); ++i) {
     const SynthTensor t = tensors[i];
     const uint64_t seed = options.seed;
     const bool layer_end = i > 0 && i + 2 < tensors.size() && i % per_layer == 0;  // a layer's last tensor
     const int64_t layer = static_cast<int64_t>(i / per_layer);
     HOBBIT_RETURN_IF_ERROR(w.AddTensorGenerated(
-        t.name, static_cast<uint32_t>(t.type), t.ne, [t, seed, layer_end, layer, n_layer, &progress](uint8_t* dst) {
-          HOBBIT_RETURN_IF_ERROR(FillTensor(t, seed, dst));
+        t.name, static_cast<uint32_t>(t.type), t.ne, [t, seed, layer_end, layer, n_layer, pool, &progress](uint8_t* dst) {
+          HOBBIT_RETURN_IF_ERROR(FillTensor(t, seed, dst, *pool));
           if (layer_end && progress) progress(absl::StrCat("synth: layer ", layer, " of ", n_layer, " made"));
           return absl::OkStatus();
         }));

@@ -31,6 +31,7 @@ struct SynthOptions {
   int32_t layers = 0;  // 0: the preset's
   kernels::GgmlType type = kernels::GgmlType::kF16;  // matrices; norms stay F32
   uint64_t seed = 1;
+  int32_t threads = 0;  // 0: one per core (the bytes do not depend on it)
 };
 
 // Writes the model to `path`, streaming tensor by tensor (a full-size model never sits in
