@@ -102,7 +102,6 @@ class CudaBackend final : public Backend {
   std::unique_ptr<CudaStagingRing> staging_;
   std::vector<std::unique_ptr<DeviceBuffer>> weights_;  // uploaded weights, kept until destruction
   std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
-  std::unique_ptr<DeviceBuffer> matvec_scratch_;        // QuantMatVec's int8 activations
   std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
   std::vector<uint8_t> router_host_;                    // their host copy (pinned is not needed: small)
 };
