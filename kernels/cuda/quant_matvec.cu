@@ -1,8 +1,10 @@
 #include "kernels/cuda/quant_matvec.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/cuda/internal/dp4a_blocks.cuh"
 #include "kernels/cuda/internal/launch_status.h"
 #include "kernels/cuda/internal/matvec_steps.cuh"
 
@@ -137,6 +139,210 @@ void Launch(const QuantMatVecParams& p, CUstream_st* stream) {
   }
 }
 
+// ---- Fast path: parts of weight blocks straight from global memory (internal/dp4a_blocks.cuh) ----
+
+constexpr int kDotThreads = 128;  // most threads per block of the dot kernel
+constexpr int kQ8 = 32;           // activations per Q8 block
+
+// Programmatic dependent launch (sm_90). The dot kernel lets the next call's quantize kernel be
+// launched early; that one waits for the dot kernel to finish before it touches anything, then
+// lets its own dot kernel start, which issues its first weight loads before it waits for the
+// quantized activations. Every kernel so waits for all earlier work before it reads anything
+// another kernel may write (the weights are only read after the quantize kernel's wait, which
+// follows everything queued before the call). Wait and launch_dependents are no-ops in a kernel
+// launched without the attribute.
+__device__ __forceinline__ void WaitForPriorGrid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void AllowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+// One warp per Q8 block of x ([n_tokens, cols] read as n_q8 blocks of 32): levels round(x / dx)
+// with dx = max|x| / 127, and {dx, dx * sum of levels 0..15, dx * sum of levels 16..31, 0}.
+__global__ void __launch_bounds__(kDotThreads) QuantizeXKernel(const float* __restrict__ x, int64_t n_q8,
+                                                               int8_t* __restrict__ xq, float4* __restrict__ xm) {
+  WaitForPriorGrid();
+  AllowDependentLaunch();
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * (kDotThreads / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (b >= n_q8) return;
+  const float v = x[b * kQ8 + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+  const float d = amax / 127.0f;
+  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
+  xq[b * kQ8 + lane] = static_cast<int8_t>(q);
+  int s = q;
+#pragma unroll
+  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
+  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+  if (lane == 0) xm[b] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+}
+
+// The parts of kN items (i, i + stride, ...) of kRows rows: all loads first (in flight together),
+// then, after the quantized activations are ready, the dots with every token.
+template <class T, int kTok, int kRows, int kN>
+__device__ __forceinline__ void DotItems(const uint8_t* const (&row_ptr)[kRows], int i, int stride,
+                                         const int8_t* __restrict__ xq, const float4* __restrict__ xm,
+                                         const float* __restrict__ xf, int64_t cols, int n_tokens, bool& waited,
+                                         float (&acc)[kRows][kTok]) {
+  typename T::Part part[kN][kRows];
+#pragma unroll
+  for (int u = 0; u < kN; ++u) {
+    const int item = i + u * stride;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      T::Load(row_ptr[r] + static_cast<int64_t>(item / T::kSubs) * T::kBlockBytes, item % T::kSubs, part[u][r]);
+    }
+  }
+  if (!waited) {
+    WaitForPriorGrid();
+    waited = true;
+  }
+#pragma unroll
+  for (int t = 0; t < kTok; ++t) {
+    if (t < n_tokens) {
+#pragma unroll
+      for (int u = 0; u < kN; ++u) {
+        const int item = i + u * stride;
+        const int64_t e = t * cols + static_cast<int64_t>(item / T::kSubs) * T::kBlockElems;
+        const cuda_internal::XBlocks xb{xq + e, xm + e / kQ8, xf + e};
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) acc[r][t] += T::Dot(part[u][r], item % T::kSubs, xb);
+      }
+    }
+  }
+}
+
+// kRows rows per block; the block's threads split each row's (weight block, part) items, kUnroll
+// items of kRows rows at a time.
+template <class T, int kTok, int kRows, int kUnroll>
+__global__ void __launch_bounds__(kDotThreads) DotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols,
+                                                          int64_t row_bytes, const int8_t* __restrict__ xq,
+                                                          const float4* __restrict__ xm, const float* __restrict__ xf,
+                                                          int n_tokens, float* __restrict__ y) {
+  static_assert(kRows * kTok <= 32, "the final sums are written by the first warp");
+  if constexpr (T::kInt8) AllowDependentLaunch();
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
+  const uint8_t* row_ptr[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) row_ptr[r] = w + min(row0 + r, rows - 1) * row_bytes;  // extra rows: not stored
+  float acc[kRows][kTok];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int t = 0; t < kTok; ++t) acc[r][t] = 0.0f;
+  }
+  bool waited = false;
+  const int stride = static_cast<int>(blockDim.x);
+  int i = static_cast<int>(threadIdx.x);
+  for (; i + (kUnroll - 1) * stride < n_items; i += kUnroll * stride) {
+    DotItems<T, kTok, kRows, kUnroll>(row_ptr, i, stride, xq, xm, xf, cols, n_tokens, waited, acc);
+  }
+  for (; i < n_items; i += stride) {
+    DotItems<T, kTok, kRows, 1>(row_ptr, i, stride, xq, xm, xf, cols, n_tokens, waited, acc);
+  }
+  if (!waited) WaitForPriorGrid();  // y may still be read by the previous kernel
+  __shared__ float partial[kDotThreads / 32][kRows * kTok];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int t = 0; t < kTok; ++t) {
+      float v = acc[r][t];
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == 0) partial[warp][r * kTok + t] = v;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < kRows * kTok) {
+    const int r = threadIdx.x / kTok, t = threadIdx.x % kTok;
+    float v = 0.0f;
+    for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][threadIdx.x];
+    if (t < n_tokens && row0 + r < rows) y[t * rows + row0 + r] = v;
+  }
+}
+
+// Quantized activations in the scratch buffer: levels [n_tokens * cols], then the Q8 metadata.
+int64_t ScratchLevelsBytes(int64_t cols, int32_t n_tokens) { return (cols * n_tokens + 15) / 16 * 16; }
+
+// Launches kernel with programmatic stream serialization; without it where that fails.
+template <typename... Args>
+void LaunchAfterPrior(void (*kernel)(Args...), unsigned grid, int threads, CUstream_st* stream, Args... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(grid);
+  config.blockDim = dim3(threads);
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  if (cudaLaunchKernelEx(&config, kernel, args...) != cudaSuccess) {
+    cudaGetLastError();
+    kernel<<<grid, threads, 0, stream>>>(args...);
+  }
+}
+
+template <class T, int kTok, int kRows, int kUnroll>
+void LaunchDot(const QuantMatVecParams& p, const int8_t* xq, const float4* xm, CUstream_st* stream) {
+  const int64_t n_items = p.cols / T::kBlockElems * T::kSubs;
+  const int threads = static_cast<int>(std::min<int64_t>(kDotThreads, (n_items + 31) / 32 * 32));
+  const unsigned grid = cuda_internal::GridFor(p.rows, kRows);
+  const auto* w = static_cast<const uint8_t*>(p.w);
+  if constexpr (T::kInt8) {
+    // After the quantize kernel, which started once all earlier work was done: W is final.
+    LaunchAfterPrior(DotKernel<T, kTok, kRows, kUnroll>, grid, threads, stream, w, p.rows, p.cols, p.row_bytes, xq, xm,
+                     p.x, p.n_tokens, p.y);
+  } else {
+    DotKernel<T, kTok, kRows, kUnroll>
+        <<<grid, threads, 0, stream>>>(w, p.rows, p.cols, p.row_bytes, xq, xm, p.x, p.n_tokens, p.y);
+  }
+}
+
+template <class T>
+bool FastPathFits(const QuantMatVecParams& p) {
+  return reinterpret_cast<uintptr_t>(p.w) % T::kAlign == 0 && p.row_bytes % T::kRowAlign == 0 &&
+         p.row_bytes >= p.cols / T::kBlockElems * T::kBlockBytes && p.cols % T::kBlockElems == 0 &&
+         (!T::kInt8 || (p.cols % kQ8 == 0 && p.scratch != nullptr && reinterpret_cast<uintptr_t>(p.scratch) % 16 == 0 &&
+                        p.scratch_bytes >= QuantMatVecScratchBytes(p.cols, p.n_tokens)));
+}
+
+template <class T>
+void LaunchFast(const QuantMatVecParams& p, CUstream_st* stream) {
+  int8_t* xq = nullptr;
+  float4* xm = nullptr;
+  if constexpr (T::kInt8) {
+    xq = static_cast<int8_t*>(p.scratch);
+    xm = reinterpret_cast<float4*>(xq + ScratchLevelsBytes(p.cols, p.n_tokens));
+    const int64_t n_q8 = p.cols * p.n_tokens / kQ8;
+    LaunchAfterPrior(QuantizeXKernel, cuda_internal::GridFor(n_q8, kDotThreads / 32), kDotThreads, stream, p.x, n_q8,
+                     xq, xm);
+  }
+  if (p.n_tokens == 1) {
+    // Rows of at most one item per thread get their bytes in flight from more rows at once.
+    if (p.cols / T::kBlockElems * T::kSubs <= kDotThreads) {
+      LaunchDot<T, 1, 4, 1>(p, xq, xm, stream);
+    } else {
+      LaunchDot<T, 1, 2, 2>(p, xq, xm, stream);
+    }
+  } else if (p.n_tokens == 2) {
+    LaunchDot<T, 2, 2, 2>(p, xq, xm, stream);
+  } else if (p.n_tokens <= 4) {
+    LaunchDot<T, 4, 4, 1>(p, xq, xm, stream);
+  } else {
+    LaunchDot<T, 8, 4, 1>(p, xq, xm, stream);
+  }
+}
+
 }  // namespace
 
 bool QuantMatVecCanRun(const QuantMatVecParams& p) {
@@ -150,13 +356,25 @@ bool QuantMatVecCanRun(const QuantMatVecParams& p) {
          p.rows > 0 && p.rows < (int64_t{1} << 31) && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
 }
 
+size_t QuantMatVecScratchBytes(int64_t cols, int32_t n_tokens) {
+  return static_cast<size_t>(ScratchLevelsBytes(cols, n_tokens) + cols / kQ8 * n_tokens * int64_t{sizeof(float4)});
+}
+
 absl::Status QuantMatVec(const QuantMatVecParams& p, CUstream_st* stream) {
   if (!QuantMatVecCanRun(p)) {
     return absl::InvalidArgumentError(absl::StrCat("cuda quant_matvec: cannot run type ", GgmlTypeName(p.type), " ",
                                                    p.rows, "x", p.cols, " with ", p.n_tokens,
                                                    " tokens (x must be 16-byte aligned)"));
   }
-  DispatchStepType(p.type, [&](auto s) { Launch<decltype(s)>(p, stream); });
+  bool fast = false;
+  cuda_internal::DispatchDotType(p.type, [&](auto d) {
+    using T = decltype(d);
+    if (FastPathFits<T>(p)) {
+      LaunchFast<T>(p, stream);
+      fast = true;
+    }
+  });
+  if (!fast) DispatchStepType(p.type, [&](auto s) { Launch<decltype(s)>(p, stream); });
   return cuda_internal::LaunchStatus("cuda quant_matvec");
 }
 

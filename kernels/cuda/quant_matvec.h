@@ -3,15 +3,26 @@
 //
 // Shape/limits: n_tokens in [1, kQuantMatVecMaxTokens]; cols a whole number of the type's blocks
 // (16 elements for F32/F16/BF16); x 16-byte aligned; rows < 2^31. Any alignment of W.
-// One warp per row streams the row through shared memory in 16-byte coalesced loads (up to 2 KB
-// per stage; the next stage's loads are in flight while the current one is decoded), then lanes decode consecutive 8-element steps (internal/matvec_steps.cuh) and
-// accumulate scale * (levels . x) - offset * sum(x) in float32.
+//
+// Fast path for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K, Q6_K (when a scratch buffer of
+// QuantMatVecScratchBytes is given and W and row_bytes are multiples of 4 bytes, 16 for
+// Q4_K/Q5_K): a small kernel quantizes x to int8 blocks of 32 with a float scale each (as
+// llama.cpp's q8_1) into the scratch buffer, then each thread reads parts of weight blocks of
+// several rows straight from global memory and takes integer dot products (__dp4a) with the int8
+// activations, one float scale per 16 or 32 elements (internal/dp4a_blocks.cuh). The int8
+// activations cost about 0.5 % relative error against float activations (each activation moves
+// by up to 1/254 of its block's largest). F32/F16/BF16 (W and row_bytes multiples of 16 bytes)
+// take the same kernel with float activations and float math. Everything else: one warp per row
+// streams the row through shared memory and decodes 8-element steps (internal/matvec_steps.cuh)
+// against float32 activations.
 //
 //   QuantMatVecParams p{.type = GgmlType::kQ4_K, .w = w, .rows = 14336, .cols = 4096,
-//                       .row_bytes = 2304, .x = x, .n_tokens = 1, .y = y};
+//                       .row_bytes = 2304, .x = x, .n_tokens = 1, .y = y,
+//                       .scratch = buf, .scratch_bytes = QuantMatVecScratchBytes(4096, 1)};
 //   if (QuantMatVecCanRun(p)) HOBBIT_RETURN_IF_ERROR(QuantMatVec(p, stream));
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -32,7 +43,14 @@ struct QuantMatVecParams {
   const float* x = nullptr;  // device [n_tokens, cols]
   int32_t n_tokens = 0;
   float* y = nullptr;  // device [n_tokens, rows]
+  // Device, 16-byte aligned, for the quantized activations; not read before the call and free
+  // again once the call's work on the stream is done. Optional (nullptr: the slow path).
+  void* scratch = nullptr;
+  size_t scratch_bytes = 0;
 };
+
+// Scratch bytes the fast path needs for n_tokens rows of cols activations.
+size_t QuantMatVecScratchBytes(int64_t cols, int32_t n_tokens);
 
 // True when the shape and alignment fit the limits above.
 bool QuantMatVecCanRun(const QuantMatVecParams& p);

@@ -15,6 +15,7 @@ struct BackendChoice {
   std::string name = "auto";  // "cpu", "cuda" or "auto"
   int32_t cpu_threads = 0;    // CPU backend: 0 = one per hardware thread
   int32_t cuda_device = 0;
+  bool cuda_int8_activations = true;  // CudaBackendOptions::int8_activations
 };
 
 // InvalidArgument for an unknown name; Unavailable for "cuda" in a build without CUDA or on a

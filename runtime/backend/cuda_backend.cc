@@ -288,14 +288,21 @@ absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
   kernels::CudaQuantMatMulParams p{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows,
                                    .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
-  const kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
-                                      .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
-  if (!kernels::QuantMatVecCanRun(mv)) {
-    const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
-    HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
+  kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
+                                .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+  if (kernels::QuantMatVecCanRun(mv)) {
+    if (options_.int8_activations) {
+      // Sized for the most tokens, so the buffer grows (and the stream syncs) once per width.
+      const size_t need = kernels::QuantMatVecScratchBytes(mv.cols, kernels::kQuantMatVecMaxTokens);
+      HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
+      mv.scratch = matvec_scratch_->data();
+      mv.scratch_bytes = matvec_scratch_->bytes();
+    }
+    return kernels::QuantMatVec(mv, stream_);
   }
-  float* ws = workspace_ ? workspace_->as<float>() : nullptr;
-  return kernels::CudaQuantMatMul(p, ws, workspace_ ? workspace_->bytes() : 0, cublas_, stream_);
+  const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
+  HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
+  return kernels::CudaQuantMatMul(p, workspace_->as<float>(), workspace_->bytes(), cublas_, stream_);
 }
 
 absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,

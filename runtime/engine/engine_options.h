@@ -28,6 +28,8 @@ struct EngineOptions {
   std::string model_path;       // GGUF file (first shard of a split model)
   std::string backend = "auto";  // "cpu", "cuda", or "auto": CUDA when built with it and a GPU is present
   int32_t cpu_threads = 0;      // 0 = all cores
+  // CUDA: decode products quantize activations to int8 (runtime/backend/cuda_backend.h).
+  bool int8_activations = true;
   SchedulerOptions scheduler;
   KvOptions kv;
   ExpertOptions experts;        // expert offloading (runtime/experts/expert_options.h)

@@ -19,6 +19,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& option
   BackendChoice choice;
   choice.name = options.backend;
   choice.cpu_threads = options.cpu_threads;
+  choice.cuda_int8_activations = options.int8_activations;
   return CreateBackend(choice);
 }
 

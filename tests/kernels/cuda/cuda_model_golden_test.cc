@@ -84,7 +84,8 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   ASSERT_FALSE(prompt.empty());
 
   CpuBackend cpu(CpuBackendOptions{.threads = 0});
-  auto gpu = CudaBackend::Create({});
+  // Float activations: the CUDA backend computes what the CPU backend computes.
+  auto gpu = CudaBackend::Create({.int8_activations = false});
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   const RunResult want = RunModel(shared, cpu, prompt);
   const RunResult got = RunModel(shared, **gpu, prompt);
@@ -97,6 +98,18 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   EXPECT_LT(vs_reference, 1e-4);
   EXPECT_EQ(got.greedy, want.greedy);
   EXPECT_EQ(got.greedy, ReadIds(dir + c.greedy));
+
+  // int8 activations (the default) quantize each token's activations like llama.cpp's CUDA
+  // backend; on these random tiny models that moves the logits 1.7-5.3 % (measured on the H200)
+  // and flips near-tied router choices, so greedy may differ. The bound catches a broken kernel
+  // (an unwritten or misdecoded block gives errors of order 1), not the quantization.
+  auto fast = CudaBackend::Create({});
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  const RunResult quantized = RunModel(shared, **fast, prompt);
+  const double int8_vs_cpu = RelativeError(quantized.prompt_logits, want.prompt_logits);
+  std::printf("%s %s: int8 activations: relative error %.3g vs the CPU backend\n", c.arch.c_str(), c.file.c_str(),
+              int8_vs_cpu);
+  EXPECT_LT(int8_vs_cpu, 0.1);
 }
 
 INSTANTIATE_TEST_SUITE_P(
