@@ -52,6 +52,7 @@ for fmt in int4 int2; do
   stamp "bench $fmt"
   "$bundle/bin/hobbit-tool" bench --model "$gguf" --text "$work/heldout.txt" --tokens "$tokens" \
     --modes resident,ondemand-lru,static-low,hobbit --budgets 0.25,0.5 --low-format "$fmt" \
+    --thresholds 0.6,0.9/0.4,0.7 \
     --json "$out/bench-eval-$fmt.json" "${extra[@]}" >"$out/bench-eval-$fmt.txt" 2>"$out/bench-eval-$fmt.log"
   echo "exit $?"; tail -25 "$out/bench-eval-$fmt.txt"
 done

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine (inside one device `run` call, from the repository root): the
+# offloading benchmark at real shapes with random weights — hobbit-tool bench on the
+# mixtral-8x7b shape (8 of its 32 layers, Q8_0, int2 low copies: the paper's 8-bit profile) and
+# on qwen3-30b-a3b (all 48 layers, Q8_0) — JSON and tables under $OUT. Build first, here:
+#
+#   tools/device/bundle.sh build-eval hobbit-tool
+#   run(command="tools/device/bench-h200.sh build-eval", carry=["build-eval"], timeout_s=600)
+#
+# Which runs: BENCHES="mixtral qwen3" (default both).
+set -uo pipefail
+
+bundle="${1:?usage: $0 BUNDLE_DIR}"
+out="${OUT:-/tmp/bench-out}"
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$PWD/$bundle/libs"
+tool="$PWD/$bundle/bin/hobbit-tool"
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+
+for b in ${BENCHES:-mixtral qwen3}; do
+  case "$b" in
+    mixtral) args=(--preset mixtral-8x7b --layers 8 --type q8_0 --low-format int2 --budgets 0.25,0.5
+                   --tokens 64 --warmup 8 --batch 8 --batch-steps 8 --prefill 128,512
+                   --thresholds 0.6,0.9/0.4,0.7 --tune); limit=330 ;;
+    qwen3)   args=(--preset qwen3-30b-a3b --type q8_0 --low-format int2 --budgets 0.25
+                   --modes resident,ondemand-lru,hobbit --tokens 32 --warmup 4 --batch 8 --batch-steps 4
+                   --prefill 128); limit=200 ;;
+    *) echo "unknown bench $b"; continue ;;
+  esac
+  stamp "bench $b: ${args[*]}"
+  timeout "$limit" "$tool" bench "${args[@]}" --json "$out/bench-$b.json" >"$out/bench-$b.txt" 2>"$out/bench-$b.log"
+  echo "exit $?"
+  tail -30 "$out/bench-$b.txt"
+  grep -iE "error|warning" "$out/bench-$b.log" | head -5
+done
+stamp "done"
