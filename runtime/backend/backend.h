@@ -154,6 +154,9 @@ class Backend {
   virtual absl::Status Synchronize() = 0;
 
   // --- asynchronous host->device copies (the expert loader's link) ---
+  // Whether copies from pinned host memory are faster than from pageable memory (a GPU: yes),
+  // i.e. whether the expert store should pin its host copies.
+  virtual bool copies_want_pinned_host() const { return false; }
   // `what` names the allocation in the error when pinned memory runs out.
   virtual absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) = 0;
   // Page-locks existing host memory (e.g. the mapped model file's experts) so copies from it run

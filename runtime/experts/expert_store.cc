@@ -1,6 +1,7 @@
 #include "runtime/experts/expert_store.h"
 
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,7 +126,7 @@ absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConf
       store->high_.push_back(c);
     }
   }
-  store->PinHigh(say);
+  HOBBIT_RETURN_IF_ERROR(store->PinHigh(options.model_path, options.threads, say));
   if (!options.make_low) return store;
   HOBBIT_RETURN_IF_ERROR(store->PlanLow(options.format));
   if (!store->pin_problem_.empty()) {
@@ -181,25 +182,71 @@ absl::Status ExpertStore::AllocateLow(size_t bytes) {
   return absl::OkStatus();
 }
 
-void ExpertStore::PinHigh(const std::function<void(std::string_view)>& say) {
-  if (pin_with_ == nullptr || high_.empty()) return;
+namespace {
+
+bool OnMemoryBackedFs(const std::string& path) {
+  struct statfs fs;
+  if (path.empty() || ::statfs(path.c_str(), &fs) != 0) return false;
+  constexpr uint64_t kTmpfs = 0x01021994, kRamfs = 0x858458f6, kHugetlbfs = 0x958458f6;
+  const auto type = static_cast<uint64_t>(fs.f_type);
+  return type == kTmpfs || type == kRamfs || type == kHugetlbfs;
+}
+
+}  // namespace
+
+absl::Status ExpertStore::PinHigh(const std::string& model_path, int32_t threads,
+                                  const std::function<void(std::string_view)>& say) {
+  if (pin_with_ == nullptr || high_.empty()) return absl::OkStatus();
   uintptr_t begin = UINTPTR_MAX, end = 0;
+  int64_t total = 0;
   for (const ExpertCopy& c : high_) {
     for (const WeightView* v : {&c.gate, &c.up, &c.down}) {
       const auto a = reinterpret_cast<uintptr_t>(v->data);
       begin = std::min(begin, a);
       end = std::max(end, a + static_cast<uintptr_t>(v->bytes()));
+      total += AlignUp(v->bytes());
     }
   }
-  absl::StatusOr<std::unique_ptr<HostRegistration>> pin =
-      pin_with_->RegisterHost(reinterpret_cast<const void*>(begin), end - begin, "the model file's experts");
-  if (pin.ok()) {
-    high_pin_ = std::move(*pin);
-    high_pinned_ = true;
-    return;
+  if (OnMemoryBackedFs(model_path)) {
+    // The mapped pages are memory already: page-lock them in place.
+    absl::StatusOr<std::unique_ptr<HostRegistration>> pin =
+        pin_with_->RegisterHost(reinterpret_cast<const void*>(begin), end - begin, "the model file's experts");
+    if (pin.ok()) {
+      high_pin_ = std::move(*pin);
+      high_pinned_ = true;
+      return absl::OkStatus();
+    }
+    say(absl::StrCat("warning: ", pin.status().message(), "; high-precision expert copies will be slower"));
+    return absl::OkStatus();
   }
-  // Copies from pageable memory still work, at a fraction of the link's speed.
-  say(absl::StrCat("warning: ", pin.status().message(), "; high-precision expert copies will be slower"));
+  // A disk file's page cache is not page-locked: pinning file pages for the long term makes the
+  // kernel write back and migrate them first, which stalled start-up for minutes on a freshly
+  // written model on the H200 machine. The experts are copied into pinned memory instead.
+  absl::StatusOr<std::unique_ptr<HostBuffer>> copy = pin_with_->AllocateHost(static_cast<size_t>(total),
+                                                                             "high-precision experts");
+  if (!copy.ok()) {
+    say(absl::StrCat("warning: ", copy.status().message(), "; high-precision expert copies will be slower"));
+    return absl::OkStatus();
+  }
+  say(absl::StrFormat("copying %.2f GB of high-precision experts into pinned memory", total / 1e9));
+  uint8_t* dst = (*copy)->as<uint8_t>();
+  std::vector<std::pair<WeightView*, uint8_t*>> moves;
+  for (ExpertCopy& c : high_) {
+    for (WeightView* v : {&c.gate, &c.up, &c.down}) {
+      moves.emplace_back(v, dst);
+      dst += AlignUp(v->bytes());
+    }
+  }
+  kernels::ThreadPool pool(threads);
+  pool.ParallelFor(static_cast<int64_t>(moves.size()), 1, [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) {
+      std::memcpy(moves[i].second, moves[i].first->data, static_cast<size_t>(moves[i].first->bytes()));
+    }
+  });
+  for (auto& [view, data] : moves) view->data = data;
+  high_copy_ = std::move(*copy);
+  high_pinned_ = true;
+  return absl::OkStatus();
 }
 
 absl::Status ExpertStore::PlanLow(LowFormat format) {

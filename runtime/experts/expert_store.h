@@ -1,7 +1,7 @@
 // ExpertStore: every routed expert in host memory in two precisions.
 //
-// The high copy is the expert as stored in the model file (views into the mapped GGUF: nothing is
-// copied; page-locked when a backend to pin with is given). The low copy is made at load time by re-quantizing each row group-wise (int4: Q4_1,
+// The high copy is the expert as stored in the model file: views into the mapped GGUF, or, when a
+// backend to pin with is given, page-locked there (a file in tmpfs) or copied into pinned memory. The low copy is made at load time by re-quantizing each row group-wise (int4: Q4_1,
 // 32-element groups with scale and min; int2: Q2_K, 16-element groups in 256-element
 // super-blocks, falling back to Q4_1 for rows that are not a multiple of 256). With a state
 // directory the low copies are written to a cache file keyed by the model file's identity (path,
@@ -43,8 +43,9 @@ struct ExpertStoreOptions {
   std::string model_path;    // identity of the model file for the cache key ("" = no disk cache)
   int32_t threads = 0;       // 0 = all cores
   std::function<void(std::string_view)> progress;  // one-line status messages (may be empty)
-  // When set, the low copies live in this backend's pinned host memory and the high copies (the
-  // mapped file) are page-locked, so copies to the device run at the link's speed. Where the
+  // When set, the low copies live in this backend's pinned host memory and the high copies are
+  // page-locked (a model file in tmpfs) or copied into pinned memory (a file on disk: its page
+  // cache is not pinned), so copies to the device run at the link's speed. Where the
   // system refuses, the store falls back to pageable memory and says so through `progress`.
   Backend* pin_with = nullptr;
 };
@@ -80,7 +81,10 @@ class ExpertStore {
   ExpertStore() = default;
   size_t Index(int32_t layer, int32_t expert) const { return static_cast<size_t>(layer) * n_expert_ + expert; }
   absl::Status AllocateLow(size_t bytes);
-  void PinHigh(const std::function<void(std::string_view)>& say);
+  // Makes the high copies fast to copy from: page-locks the mapping when the model file is in
+  // memory-backed storage (tmpfs), else copies them into pinned memory.
+  absl::Status PinHigh(const std::string& model_path, int32_t threads,
+                       const std::function<void(std::string_view)>& say);
   absl::Status PlanLow(LowFormat format);
   absl::Status BuildLow(int32_t threads, const std::function<void(std::string_view)>& progress);
   absl::Status ReadCache(uint64_t layout_hash);
@@ -99,6 +103,7 @@ class ExpertStore {
   Backend* pin_with_ = nullptr;  // used during Create only
   std::string pin_problem_;
   std::unique_ptr<HostRegistration> high_pin_;
+  std::unique_ptr<HostBuffer> high_copy_;  // the high copies, when copied into pinned memory
   bool high_pinned_ = false;
   int64_t max_high_bytes_ = 0;
   int64_t max_low_bytes_ = 0;

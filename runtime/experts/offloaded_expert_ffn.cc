@@ -76,7 +76,7 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
     so.model_path = file_ ? file_->path() : "";
     so.threads = options_.build_threads;
     so.progress = progress_;
-    so.pin_with = options_.pin_host ? &backend : nullptr;
+    so.pin_with = options_.pin_host && backend.copies_want_pinned_host() ? &backend : nullptr;
     HOBBIT_ASSIGN_OR_RETURN(store_, ExpertStore::Create(config, experts, so));
   }
   HOBBIT_RETURN_IF_ERROR(InitCache(backend));

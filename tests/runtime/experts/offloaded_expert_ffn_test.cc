@@ -41,6 +41,8 @@ std::vector<int32_t> Prompt() {
 class CountingBackend final : public Backend {
  public:
   std::string_view name() const override { return "counting-cpu"; }
+  // As a GPU does: the store pins (here: copies) its host copies, so the tests run that path.
+  bool copies_want_pinned_host() const override { return true; }
   absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) override {
     return cpu_.Allocate(bytes, what);
   }
@@ -189,6 +191,8 @@ TEST_P(OffloadedEquivalenceTest, OndemandLruWithTwoExpertsPerLayerEqualsResident
   ASSERT_NE(lru.model, nullptr);
   EXPECT_EQ(lru.loader->cache().num_slots(Precision::kHigh), 2 * lru.model->config().n_layer);
   EXPECT_EQ(lru.loader->cache().num_slots(Precision::kLow), 0);
+  // The fixture is on disk: the high copies were copied into (here: plain) pinned memory.
+  EXPECT_TRUE(lru.loader->store().high_pinned());
   const std::vector<float> want = RunSequence(resident);
   lru.backend->copied = 0;
   const std::vector<float> got = RunSequence(lru);
