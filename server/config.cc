@@ -188,6 +188,7 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"w_lhu", DoubleReader(&e->w_lhu, 0.0, 1.0)},
       {"w_fld", DoubleReader(&e->w_fld, 0.0, 1.0)},
       {"prefetch_depth", IntReader(&e->prefetch_depth, 0, 16)},
+      {"prefetch_throttle", BoolReader(&e->prefetch_throttle)},
       {"copy_bandwidth", DoubleReader(&e->copy_bandwidth, 0.0, 1e15)},
       {"state_dir", StringReader(&e->state_dir)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},

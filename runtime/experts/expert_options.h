@@ -59,6 +59,13 @@ struct ExpertOptions {
   double w_fld = 0.25;
   // Prefetch depth p (§2); 0 disables prefetching.
   int32_t prefetch_depth = 3;
+  // Issue a prefetch only when it is expected to pay: p * lead >= (1 - p) * copy time, where p
+  // is the running share of prefetches used, lead the time the copy gets ahead of the layer that
+  // needs it (a layer's compute, measured) and copy time its bytes over the link's bandwidth.
+  // On a link-bound machine (copies much slower than compute) a wrong prefetch delays the demand
+  // copies behind it by its whole copy time while a right one gains only the lead, so the
+  // paper's unconditional prefetch slows decode; false = always prefetch (the paper).
+  bool prefetch_throttle = true;
   // Host->device copy pacing in bytes/s (CPU backend: makes transfer time observable); 0 = none.
   double copy_bandwidth = 0.0;
   // Folder of the low-precision cache file; "" = no disk cache (rebuilt at every start).

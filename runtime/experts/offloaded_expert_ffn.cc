@@ -1,6 +1,7 @@
 #include "runtime/experts/offloaded_expert_ffn.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -82,6 +83,13 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
   HOBBIT_RETURN_IF_ERROR(InitCache(backend));
   progress_ = nullptr;  // only loading reports progress; the caller's callback need not outlive it
   link_ = std::make_unique<CopyLink>(backend, options_.copy_bandwidth);
+  if (options_.copy_bandwidth > 0.0) {
+    link_bandwidth_ = options_.copy_bandwidth;
+  } else if (backend.copies_want_pinned_host()) {
+    HOBBIT_ASSIGN_OR_RETURN(link_bandwidth_, MeasureCopyBandwidth(backend, size_t{32} << 20, 2));
+  } else {
+    link_bandwidth_ = std::numeric_limits<double>::infinity();  // copies are memcpy
+  }
   if (options_.mode == ExpertMode::kHobbit && options_.prefetch_depth > 0) {
     if (file_ == nullptr) return absl::InvalidArgumentError("expert loader: prefetching needs the model file");
     HOBBIT_ASSIGN_OR_RETURN(prefetcher_, Prefetcher::Create(*file_, config, backend, options_.prefetch_depth));
@@ -240,6 +248,10 @@ absl::Status OffloadedExpertFfn::Run(int32_t layer, const float* x, const Expert
     }
   }
   if (layer == 0 || token_index_.size() != static_cast<size_t>(routing.n_tokens)) StartStep(routing);
+  if (layer == last_layer_ + 1 && waits_done_ != absl::InfinitePast()) {
+    const double lead = absl::ToDoubleSeconds(absl::Now() - waits_done_);
+    lead_seconds_ = lead_seconds_ == 0.0 ? lead : 0.8 * lead_seconds_ + 0.2 * lead;
+  }
   HOBBIT_RETURN_IF_ERROR(EnsureScratch(routing.n_tokens));
   run_x_ = x;
   run_out_ = out;
@@ -248,6 +260,8 @@ absl::Status OffloadedExpertFfn::Run(int32_t layer, const float* x, const Expert
   for (Work& w : work) HOBBIT_RETURN_IF_ERROR(Resolve(layer, w));
   if (prefetcher_) HOBBIT_RETURN_IF_ERROR(Prefetch(layer, x, routing));
   HOBBIT_RETURN_IF_ERROR(Flush(layer));
+  waits_done_ = absl::Now();
+  last_layer_ = layer;
   SettlePrefetches(layer);
   return absl::OkStatus();
 }
@@ -406,6 +420,7 @@ absl::Status OffloadedExpertFfn::Prefetch(int32_t layer, const float* x, const E
     if (misses.empty()) continue;  // adaptive depth: this layer is covered, look further ahead
     for (int32_t e : misses) {
       const Precision p = Available(want[e]);
+      if (!PrefetchPays(store_->copy(p == Precision::kHigh, target, e).bytes())) continue;
       absl::StatusOr<int32_t> slot = Load(target, e, p, layer, who[e], true);
       if (absl::IsResourceExhausted(slot.status())) break;  // every slot pinned: prefetch no more
       if (!slot.ok()) return slot.status();
@@ -419,9 +434,16 @@ absl::Status OffloadedExpertFfn::Prefetch(int32_t layer, const float* x, const E
   return absl::OkStatus();
 }
 
+bool OffloadedExpertFfn::PrefetchPays(int64_t bytes) const {
+  if (!options_.prefetch_throttle) return true;
+  const double copy_seconds = static_cast<double>(bytes) / link_bandwidth_;
+  return prefetch_precision_ * lead_seconds_ >= (1.0 - prefetch_precision_) * copy_seconds;
+}
+
 void OffloadedExpertFfn::SettlePrefetches(int32_t layer) {
   auto settle = [&](PrefetchEntry& p) {
     if (p.layer > layer) return false;
+    prefetch_precision_ = 0.95 * prefetch_precision_ + 0.05 * (p.used ? 1.0 : 0.0);
     for (ExpertStats* s : {&total_, &SeqStats(p.seq)}) {
       ++(p.used ? s->prefetch_used : s->prefetch_wasted);
       if (p.used && p.late) ++s->prefetch_late;

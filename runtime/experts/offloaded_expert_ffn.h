@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "runtime/experts/copy_link.h"
 #include "runtime/experts/expert_cache.h"
 #include "runtime/experts/expert_options.h"
@@ -92,6 +93,8 @@ class OffloadedExpertFfn final : public ExpertFfn {
   absl::Status Prefetch(int32_t layer, const float* x, const ExpertRouting& routing);
   void SettlePrefetches(int32_t layer);
   void ReleasePrefetchPins();
+  // The throttle (ExpertOptions::prefetch_throttle): whether a prefetch of `bytes` is expected to pay.
+  bool PrefetchPays(int64_t bytes) const;
   ExpertStats& SeqStats(int64_t seq) { return seq_stats_[seq]; }
 
   ExpertOptions options_;
@@ -115,6 +118,15 @@ class OffloadedExpertFfn final : public ExpertFfn {
   const float* run_x_ = nullptr;
   float* run_out_ = nullptr;
   std::vector<Work*> ready_;
+
+  // Prefetch throttle state: the link's bandwidth (bytes/s; infinity when copies are free), the
+  // running share of prefetches used, and the running lead (seconds from the end of a layer's
+  // copy waits to the next layer's start).
+  double link_bandwidth_ = 0.0;
+  double prefetch_precision_ = 0.5;
+  double lead_seconds_ = 0.0;
+  int32_t last_layer_ = -1;
+  absl::Time waits_done_ = absl::InfinitePast();
 
   int32_t scratch_tokens_ = 0;
   std::unique_ptr<DeviceBuffer> x_e_, gate_, up_, down_;

@@ -82,6 +82,11 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
   e.w_fld = w[3];
   HOBBIT_ASSIGN_OR_RETURN(int64_t depth, flags.GetInt("prefetch-depth", 0, 16));
   e.prefetch_depth = static_cast<int32_t>(depth);
+  const std::string throttle = flags.GetString("prefetch-throttle");
+  if (throttle != "on" && throttle != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--prefetch-throttle: expected on or off, got '", throttle, "'"));
+  }
+  e.prefetch_throttle = throttle == "on";
   HOBBIT_ASSIGN_OR_RETURN(e.copy_bandwidth, flags.GetDouble("copy-bandwidth"));
   e.gpu_cache_bytes = 1;  // validated here with a placeholder budget; each run sets its own
   e.mode = runtime::ExpertMode::kHobbit;
@@ -170,6 +175,8 @@ void AddBenchFlags(FlagParser& f) {
                       "per pair", false, false, "0.6,0.9");
   f.Add("weights", "hobbit: eviction weights w_lru,w_lfu,w_lhu,w_fld", false, false, "0.25,0.25,0.25,0.25");
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
+  f.Add("prefetch-throttle", "hobbit: on = prefetch only when expected to pay (experts.prefetch_throttle), "
+        "off = every predicted miss (the paper)", false, false, "on");
   f.Add("copy-bandwidth", "CPU backend: pace host->device copies to this many bytes/s (0: none)", false, false, "0");
   f.Add("probe-bytes", "bytes per pinned-bandwidth measurement copy", false, false, "268435456");
   f.Add("probe-repeats", "copies in the pinned-bandwidth measurement", false, false, "5");

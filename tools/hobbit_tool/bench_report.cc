@@ -38,6 +38,8 @@ void WriteExpertOptions(JsonWriter& w, const runtime::ExpertOptions& e) {
   Member(w, "w_lhu", e.w_lhu);
   Member(w, "w_fld", e.w_fld);
   MemberInt(w, "prefetch_depth", e.prefetch_depth);
+  w.Key("prefetch_throttle");
+  w.Bool(e.prefetch_throttle);
   Member(w, "copy_bandwidth", e.copy_bandwidth);
   w.Key("pin_host");
   w.Bool(e.pin_host);

@@ -404,6 +404,7 @@ TEST(OffloadedExpertFfnTest, PacedPrefetchesThatArriveAfterTheirLayerStartsAreLa
   o.high_pool_fraction = 1.0;
   o.prefetch_depth = 1;
   o.copy_bandwidth = 10e6;  // ~5 ms per expert, far longer than a layer of this model
+  o.prefetch_throttle = false;  // the paper's unconditional prefetch
   Loaded l = Load(kMixtral + "model-f32.gguf", o);
   ASSERT_NE(l.model, nullptr);
   RunSequence(l);
@@ -419,6 +420,32 @@ TEST(OffloadedExpertFfnTest, PacedPrefetchesThatArriveAfterTheirLayerStartsAreLa
 // Random routings (batch sizes, thresholds, sequences) through a tight cache under a device
 // budget: every step succeeds, the device budget holds, counters add up, and no pin outlives
 // the forward pass.
+// The throttle: on a link where a copy takes ~5 ms and a layer microseconds, a wrong prefetch
+// costs a thousand times what a right one gains, so (almost) none is issued; the unthrottled
+// loader issues them for every predicted miss. (With free copies the throttle lets every
+// prefetch through: HobbitWithQualityThresholdsEqualsResident.)
+TEST(OffloadedExpertFfnTest, ThrottleStopsPrefetchingWhereCopiesAreFarSlowerThanLayers) {
+  Loaded probe = Load(kMixtral + "model-f32.gguf", std::nullopt);
+  ExpertOptions o;
+  o.mode = ExpertMode::kHobbit;
+  o.balanced = PrecisionThresholds{1.0f, 1.0f};
+  o.gpu_cache_bytes = 6 * HighSlotBytes(probe);
+  o.high_pool_fraction = 1.0;
+  o.prefetch_depth = 1;
+  o.copy_bandwidth = 10e6;
+  uint64_t issued[2] = {0, 0};
+  for (bool throttle : {false, true}) {
+    o.prefetch_throttle = throttle;
+    Loaded l = Load(kMixtral + "model-f32.gguf", o);
+    ASSERT_NE(l.model, nullptr);
+    RunSequence(l);
+    issued[throttle] = l.loader->total_stats().prefetch_issued;
+  }
+  EXPECT_GT(issued[0], 4u);
+  // A stall of the test process longer than a copy can let one or two through.
+  EXPECT_LE(issued[1] * 4, issued[0]) << issued[1] << " throttled vs " << issued[0] << " unthrottled";
+}
+
 TEST(OffloadedExpertFfnTest, PropertyRandomRoutingKeepsBudgetAndPins) {
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
