@@ -26,6 +26,28 @@ export LD_LIBRARY_PATH="$PWD/$bundle/libs"
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 
+# Canary (seconds): the bench on the demo model, in memory-backed and in disk-backed folders; a
+# run that hangs leaves its threads' stacks in $OUT.
+canary() {
+  "$bundle/bin/hobbit-tool" bench --model "$1" --tokens 48 --warmup 4 --batch 0 --prefill none \
+    --modes resident,ondemand-lru,hobbit --budgets 0.25 >"$out/canary-$2.txt" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "canary $2: still running after 20 s"
+    (command -v gdb >/dev/null && gdb -p "$pid" -batch -ex "thread apply all bt" >"$out/stack-$2.txt" 2>&1) ||
+      for t in /proc/"$pid"/task/*; do echo "$t $(cat "$t/wchan" 2>/dev/null)"; cat "$t/stack" 2>/dev/null; done >"$out/stack-$2.txt"
+    kill -9 "$pid"
+  else
+    wait "$pid"; echo "canary $2: exit $?"; grep -E "tok/s at batch 1|warning" "$out/canary-$2.txt" | head -4
+  fi
+}
+mkdir -p /dev/shm/hobbit-canary "$work/canary"
+cp config/models/hobbit-demo-q8_0.gguf /dev/shm/hobbit-canary/demo.gguf
+cp config/models/hobbit-demo-q8_0.gguf "$work/canary/demo.gguf"
+canary /dev/shm/hobbit-canary/demo.gguf shm
+canary "$work/canary/demo.gguf" disk
+
 stamp "prepare"
 python3 tools/train/train_moe.py prepare --data "$work/data" >"$out/log-prepare.txt" 2>&1 \
   || { tail -20 "$out/log-prepare.txt"; exit 1; }
@@ -35,6 +57,8 @@ python3 tools/train/train_moe.py train --preset eval --data "$work/data" --out "
 cp "$work/eval/metrics-eval.json" "$out/"
 gguf="$(find "$work/eval" -name '*.gguf' | head -1)"
 stamp "model: $gguf ($(du -h "$gguf" | cut -f1))"
+# Served from memory-backed storage, as the mixtral benchmark's synthesized models are.
+mkdir -p /dev/shm/hobbit-eval && cp "$gguf" /dev/shm/hobbit-eval/ && gguf="/dev/shm/hobbit-eval/$(basename "$gguf")"
 
 # Held-out text: the held-out split's tokens decoded back to text (hobbit tokenizes it itself).
 python3 - "$work/data" "$work/heldout.txt" <<'PY'
@@ -50,9 +74,9 @@ for fmt in int4 int2; do
   extra=()
   [ "$fmt" = int4 ] && extra=(--tune)
   stamp "bench $fmt"
-  "$bundle/bin/hobbit-tool" bench --model "$gguf" --text "$work/heldout.txt" --tokens "$tokens" \
+  timeout "${BENCH_LIMIT:-150}" "$bundle/bin/hobbit-tool" bench --model "$gguf" --text "$work/heldout.txt" --tokens "$tokens" \
     --modes resident,ondemand-lru,static-low,hobbit --budgets 0.25,0.5 --low-format "$fmt" \
-    --thresholds 0.6,0.9/0.4,0.7 \
+    --thresholds 0.6,0.9/0.4,0.7 --batch 8 --batch-steps 8 --prefill 128 \
     --json "$out/bench-eval-$fmt.json" "${extra[@]}" >"$out/bench-eval-$fmt.txt" 2>"$out/bench-eval-$fmt.log"
   echo "exit $?"; tail -25 "$out/bench-eval-$fmt.txt"
 done
