@@ -2,6 +2,7 @@
 # Builds executables for the H200 (CUDA on, sm_90, Release) here and bundles them with the shared
 # libraries the GPU machine lacks, into a git-ignored folder that a device `run` call carries
 # (docs: shared/docs/device.md, "The recipe that works").
+# HOBBIT_SKIP_DIRS (a CMake list) leaves folders the targets do not need out of the configure.
 #
 #   tools/device/bundle.sh BUNDLE_DIR TARGET...     # e.g. build-dev hobbitd hobbit hobbit-tool
 #
@@ -22,6 +23,7 @@ targets=("$@")
 mkdir -p "$obj"
 cmake -S "$root" -B "$obj" -G Ninja -DHOBBIT_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DHOBBIT_SKIP_DIRS="${HOBBIT_SKIP_DIRS:-}" \
   >"$obj/configure.log" 2>&1 || { cat "$obj/configure.log"; exit 1; }
 ninja -C "$obj" -j"${HOBBIT_BUILD_JOBS:-2}" "${targets[@]}"
 

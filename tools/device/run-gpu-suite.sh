@@ -12,32 +12,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-obj="$root/build-gpu-obj"
-out="$root/build-gpu"
-targets=(cuda_kernels_test cuda-kernel-bench)
-
-# Host code at -O2: GCC 12 at -O3 raises -Wmaybe-uninitialized (an error here) in gguf_parser.cc.
 # Folders the GPU suite does not need (gRPC, other test binaries) stay out of the configure, so a
 # half-written folder elsewhere cannot stop it.
-mkdir -p "$obj"
-cmake -S "$root" -B "$obj" -G Ninja -DHOBBIT_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DHOBBIT_SKIP_DIRS="server;clients;proto;tests/server;tests/integration;tests/tools;tests/runtime/experts;tests/runtime/engine;tests/runtime/scheduler" \
-  >"$obj/configure.log" 2>&1 || { cat "$obj/configure.log"; exit 1; }
-ninja -C "$obj" -j"${HOBBIT_BUILD_JOBS:-2}" "${targets[@]}"
-
-rm -rf "$out"
-mkdir -p "$out/bin" "$out/libs"
-skip='^(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64|linux-vdso|libcuda|libcudart|libcublas|libcublasLt|libnvidia)\.so'
-for t in "${targets[@]}"; do
-  cp "$obj/bin/$t" "$out/bin/"
-  strip --strip-unneeded "$out/bin/$t"
-  ldd "$obj/bin/$t" | awk '/=>/ {print $3}' | while read -r lib; do
-    [ -f "$lib" ] || continue
-    if ! basename "$lib" | grep -Eq "$skip"; then cp -nL "$lib" "$out/libs/"; fi
-  done
-done
-echo "bundle: $(du -sh "$out" | cut -f1) in $out (bin: ${targets[*]}; libs: $(ls "$out/libs" | wc -l) files)"
+HOBBIT_SKIP_DIRS="server;clients;proto;tests/server;tests/integration;tests/tools;tests/runtime/experts;tests/runtime/engine;tests/runtime/scheduler" \
+  "$root/tools/device/bundle.sh" build-gpu cuda_kernels_test cuda-kernel-bench
 
 cat <<'RUN'
 
