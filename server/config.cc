@@ -189,6 +189,8 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"w_fld", DoubleReader(&e->w_fld, 0.0, 1.0)},
       {"prefetch_depth", IntReader(&e->prefetch_depth, 0, 16)},
       {"prefetch_throttle", BoolReader(&e->prefetch_throttle)},
+      {"cpu_path", BoolReader(&e->cpu_path)},
+      {"cpu_path_threads", IntReader(&e->cpu_path_threads, 0, 1024)},
       {"copy_bandwidth", DoubleReader(&e->copy_bandwidth, 0.0, 1e15)},
       {"state_dir", StringReader(&e->state_dir)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},

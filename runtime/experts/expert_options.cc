@@ -89,6 +89,7 @@ absl::Status ValidateExpertOptions(const ExpertOptions& o) {
   if (o.prefetch_depth < 0 || o.prefetch_depth > 16) return OutOfRange("prefetch_depth", o.prefetch_depth, "[0, 16]");
   if (!(o.copy_bandwidth >= 0.0)) return OutOfRange("copy_bandwidth", o.copy_bandwidth, "[0, inf)");
   if (o.build_threads < 0) return OutOfRange("build_threads", o.build_threads, "[0, inf)");
+  if (o.cpu_path_threads < 0) return OutOfRange("cpu_path_threads", o.cpu_path_threads, "[0, inf)");
   return absl::OkStatus();
 }
 

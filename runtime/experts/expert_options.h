@@ -66,6 +66,12 @@ struct ExpertOptions {
   // copies behind it by its whole copy time while a right one gains only the lead, so the
   // paper's unconditional prefetch slows decode; false = always prefetch (the paper).
   bool prefetch_throttle = true;
+  // hobbit: compute a missed expert on the CPU from its host copy instead of copying it, when the
+  // CPU would finish it sooner than the link (each path's queue this layer over its measured
+  // bandwidth), so host cores and link serve misses together (hobbit-algorithms.md §6, ours).
+  bool cpu_path = false;
+  // Threads of the CPU path; 0 = all cores.
+  int32_t cpu_path_threads = 0;
   // Host->device copy pacing in bytes/s (CPU backend: makes transfer time observable); 0 = none.
   double copy_bandwidth = 0.0;
   // Folder of the low-precision cache file; "" = no disk cache (rebuilt at every start).

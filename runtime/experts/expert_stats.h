@@ -19,6 +19,7 @@ struct ExpertStats {
   uint64_t misses_high = 0;
   uint64_t misses_low = 0;
   uint64_t misses_skip = 0;
+  uint64_t misses_host = 0;      // of misses_high + misses_low: computed on the CPU, not copied
   uint64_t copies = 0;           // host->device expert copies (on demand and prefetch)
   uint64_t bytes_demand = 0;     // host->device bytes of on-demand copies
   uint64_t bytes_prefetch = 0;   // host->device bytes of prefetch copies
@@ -37,6 +38,7 @@ struct ExpertStats {
     misses_high += o.misses_high;
     misses_low += o.misses_low;
     misses_skip += o.misses_skip;
+    misses_host += o.misses_host;
     copies += o.copies;
     bytes_demand += o.bytes_demand;
     bytes_prefetch += o.bytes_prefetch;

@@ -26,6 +26,7 @@ struct OffloadedExpertFfn::Work {
   Precision precision = Precision::kHigh;
   int32_t slot = -1;
   bool skip = false;
+  bool on_host = false;      // computed on the CPU (the CPU path), not copied
   bool strict_high = false;  // a pair's policy is `quality`: a resident low copy does not serve it
 };
 
@@ -89,6 +90,10 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
     HOBBIT_ASSIGN_OR_RETURN(link_bandwidth_, MeasureCopyBandwidth(backend, size_t{32} << 20, 2));
   } else {
     link_bandwidth_ = std::numeric_limits<double>::infinity();  // copies are memcpy
+  }
+  if (options_.mode == ExpertMode::kHobbit && options_.cpu_path) {
+    host_ = std::make_unique<HostExpertRunner>(config.n_embd, config.n_ff_exp, options_.cpu_path_threads);
+    HOBBIT_ASSIGN_OR_RETURN(host_bandwidth_, host_->MeasureBandwidth(store_->high(0, 0), 2));
   }
   if (options_.mode == ExpertMode::kHobbit && options_.prefetch_depth > 0) {
     if (file_ == nullptr) return absl::InvalidArgumentError("expert loader: prefetching needs the model file");
@@ -256,10 +261,18 @@ absl::Status OffloadedExpertFfn::Run(int32_t layer, const float* x, const Expert
   run_x_ = x;
   run_out_ = out;
   ready_.clear();
+  layer_link_bytes_ = layer_host_bytes_ = 0;
   std::vector<Work> work = Group(routing);
   for (Work& w : work) HOBBIT_RETURN_IF_ERROR(Resolve(layer, w));
+  if (host_ && !host_->empty()) {
+    // The CPU path starts on the layer input while the device runs the other experts.
+    x_host_.resize(static_cast<size_t>(routing.n_tokens) * config_.n_embd);
+    HOBBIT_RETURN_IF_ERROR(backend_->CopyToHost(x_host_.data(), x, x_host_.size() * sizeof(float)));
+    host_->Start(x_host_.data());
+  }
   if (prefetcher_) HOBBIT_RETURN_IF_ERROR(Prefetch(layer, x, routing));
   HOBBIT_RETURN_IF_ERROR(Flush(layer));
+  if (host_) HOBBIT_RETURN_IF_ERROR(FinishHost(out));
   waits_done_ = absl::Now();
   last_layer_ = layer;
   SettlePrefetches(layer);
@@ -286,11 +299,19 @@ absl::Status OffloadedExpertFfn::Resolve(int32_t layer, Work& w) {
   } else {
     w.precision = Available(batch);
     outcome = w.precision == Precision::kHigh ? kMissHigh : kMissLow;
-    HOBBIT_ASSIGN_OR_RETURN(w.slot, Load(layer, w.expert, w.precision, layer, w.seqs[first], false));
+    const int64_t bytes = store_->copy(w.precision == Precision::kHigh, layer, w.expert).bytes();
+    if (RunOnHost(bytes)) {
+      w.on_host = true;
+      layer_host_bytes_ += bytes;
+    } else {
+      layer_link_bytes_ += bytes;
+      HOBBIT_ASSIGN_OR_RETURN(w.slot, Load(layer, w.expert, w.precision, layer, w.seqs[first], false));
+    }
   }
   for (size_t i = 0; i < w.rows.size(); ++i) {
     for (ExpertStats* s : {&total_, &SeqStats(w.seqs[i])}) {
       ++s->lookups;
+      if (w.on_host) ++s->misses_host;
       switch (outcome) {
         case kHitHigh: ++s->hits_high; break;
         case kHitLow:
@@ -307,6 +328,10 @@ absl::Status OffloadedExpertFfn::Resolve(int32_t layer, Work& w) {
     }
   }
   if (w.skip) return absl::OkStatus();
+  if (w.on_host) {
+    host_->Add(store_->copy(w.precision == Precision::kHigh, layer, w.expert), w.rows, w.scales);
+    return absl::OkStatus();
+  }
   for (PrefetchEntry& p : prefetches_) {
     if (p.layer == layer && p.expert == w.expert && p.precision == w.precision && p.slot == w.slot) p.used = true;
   }
@@ -432,6 +457,29 @@ absl::Status OffloadedExpertFfn::Prefetch(int32_t layer, const float* x, const E
     break;
   }
   return absl::OkStatus();
+}
+
+bool OffloadedExpertFfn::RunOnHost(int64_t bytes) const {
+  if (!host_) return false;
+  // Seconds until each path would finish this expert, counting what it already has this layer.
+  const double link = static_cast<double>(layer_link_bytes_ + bytes) / link_bandwidth_;
+  const double host = static_cast<double>(layer_host_bytes_ + bytes) / host_bandwidth_;
+  return host < link;
+}
+
+absl::Status OffloadedExpertFfn::FinishHost(float* out) {
+  HOBBIT_RETURN_IF_ERROR(host_->Finish());
+  const auto n = static_cast<int32_t>(host_->rows().size());
+  if (n == 0) return absl::OkStatus();
+  const size_t bytes = host_->outputs().size() * sizeof(float);
+  if (host_out_ == nullptr || host_out_->bytes() < bytes) {
+    HOBBIT_RETURN_IF_ERROR(backend_->Synchronize());  // queued ops may still read the old buffer
+    host_out_.reset();
+    HOBBIT_ASSIGN_OR_RETURN(host_out_, backend_->Allocate(bytes, "CPU-path expert outputs"));
+  }
+  HOBBIT_RETURN_IF_ERROR(backend_->CopyToDevice(host_out_->data(), host_->outputs().data(), bytes));
+  return backend_->ScatterAddScaled(host_out_->as<float>(), host_->rows().data(), host_->scales().data(), n,
+                                    config_.n_embd, out);
 }
 
 bool OffloadedExpertFfn::PrefetchPays(int64_t bytes) const {

@@ -34,6 +34,7 @@
 #include "runtime/experts/expert_options.h"
 #include "runtime/experts/expert_stats.h"
 #include "runtime/experts/expert_store.h"
+#include "runtime/experts/host_expert_runner.h"
 #include "runtime/experts/prefetcher.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/expert_ffn.h"
@@ -93,6 +94,10 @@ class OffloadedExpertFfn final : public ExpertFfn {
   absl::Status Prefetch(int32_t layer, const float* x, const ExpertRouting& routing);
   void SettlePrefetches(int32_t layer);
   void ReleasePrefetchPins();
+  // The CPU path: whether a miss of `bytes` should run on the host (it would finish sooner).
+  bool RunOnHost(int64_t bytes) const;
+  // Adds the host-computed experts' outputs into the layer output.
+  absl::Status FinishHost(float* out);
   // The throttle (ExpertOptions::prefetch_throttle): whether a prefetch of `bytes` is expected to pay.
   bool PrefetchPays(int64_t bytes) const;
   ExpertStats& SeqStats(int64_t seq) { return seq_stats_[seq]; }
@@ -123,6 +128,13 @@ class OffloadedExpertFfn final : public ExpertFfn {
   // running share of prefetches used, and the running lead (seconds from the end of a layer's
   // copy waits to the next layer's start).
   double link_bandwidth_ = 0.0;
+  // The CPU path: its runner and measured bandwidth, and the bytes each path got this layer.
+  std::unique_ptr<HostExpertRunner> host_;
+  double host_bandwidth_ = 0.0;
+  int64_t layer_link_bytes_ = 0;
+  int64_t layer_host_bytes_ = 0;
+  std::vector<float> x_host_;
+  std::unique_ptr<DeviceBuffer> host_out_;
   double prefetch_precision_ = 0.5;
   double lead_seconds_ = 0.0;
   int32_t last_layer_ = -1;

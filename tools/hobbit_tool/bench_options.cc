@@ -87,6 +87,11 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
     return absl::InvalidArgumentError(absl::StrCat("--prefetch-throttle: expected on or off, got '", throttle, "'"));
   }
   e.prefetch_throttle = throttle == "on";
+  const std::string cpu_path = flags.GetString("cpu-path");
+  if (cpu_path != "on" && cpu_path != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--cpu-path: expected on or off, got '", cpu_path, "'"));
+  }
+  e.cpu_path = cpu_path == "on";
   HOBBIT_ASSIGN_OR_RETURN(e.copy_bandwidth, flags.GetDouble("copy-bandwidth"));
   e.gpu_cache_bytes = 1;  // validated here with a placeholder budget; each run sets its own
   e.mode = runtime::ExpertMode::kHobbit;
@@ -175,6 +180,8 @@ void AddBenchFlags(FlagParser& f) {
                       "per pair", false, false, "0.6,0.9");
   f.Add("weights", "hobbit: eviction weights w_lru,w_lfu,w_lhu,w_fld", false, false, "0.25,0.25,0.25,0.25");
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
+  f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
+        false, "off");
   f.Add("prefetch-throttle", "hobbit: on = prefetch only when expected to pay (experts.prefetch_throttle), "
         "off = every predicted miss (the paper)", false, false, "on");
   f.Add("copy-bandwidth", "CPU backend: pace host->device copies to this many bytes/s (0: none)", false, false, "0");

@@ -40,6 +40,8 @@ void WriteExpertOptions(JsonWriter& w, const runtime::ExpertOptions& e) {
   MemberInt(w, "prefetch_depth", e.prefetch_depth);
   w.Key("prefetch_throttle");
   w.Bool(e.prefetch_throttle);
+  w.Key("cpu_path");
+  w.Bool(e.cpu_path);
   Member(w, "copy_bandwidth", e.copy_bandwidth);
   w.Key("pin_host");
   w.Bool(e.pin_host);
@@ -52,7 +54,7 @@ void WriteStats(JsonWriter& w, const runtime::ExpertStats& s) {
       {"lookups", s.lookups},           {"hits_high", s.hits_high},
       {"hits_low", s.hits_low},         {"low_served_high", s.low_served_high},
       {"misses_high", s.misses_high},   {"misses_low", s.misses_low},
-      {"misses_skip", s.misses_skip},   {"copies", s.copies},
+      {"misses_skip", s.misses_skip},   {"misses_host", s.misses_host}, {"copies", s.copies},
       {"bytes_demand", s.bytes_demand}, {"bytes_prefetch", s.bytes_prefetch},
       {"prefetch_issued", s.prefetch_issued}, {"prefetch_used", s.prefetch_used},
       {"prefetch_wasted", s.prefetch_wasted}, {"prefetch_late", s.prefetch_late},

@@ -446,6 +446,40 @@ TEST(OffloadedExpertFfnTest, ThrottleStopsPrefetchingWhereCopiesAreFarSlowerThan
   EXPECT_LE(issued[1] * 4, issued[0]) << issued[1] << " throttled vs " << issued[0] << " unthrottled";
 }
 
+// The CPU path: on a slow (paced) link the loader computes some misses on the CPU from their host
+// copies instead of copying them. With T1 = T2 = 1 every expert still runs in high precision, so
+// the logits equal resident's up to the order the outputs are summed in; the counters add up with
+// host-computed misses counted as misses that copied nothing.
+TEST(OffloadedExpertFfnTest, CpuPathComputesMissesOnTheHostWhenTheLinkIsSlow) {
+  Loaded resident = Load(kMixtral + "model-f32.gguf", std::nullopt);
+  ASSERT_NE(resident.model, nullptr);
+  ExpertOptions o;
+  o.mode = ExpertMode::kHobbit;
+  o.balanced = PrecisionThresholds{1.0f, 1.0f};
+  o.gpu_cache_bytes = 7 * HighSlotBytes(resident);
+  o.prefetch_depth = 1;
+  o.copy_bandwidth = 20e6;  // ~2.5 ms per expert copy; the CPU computes one in microseconds
+  o.cpu_path = true;
+  o.cpu_path_threads = 2;
+  Loaded l = Load(kMixtral + "model-f32.gguf", o);
+  ASSERT_NE(l.model, nullptr);
+  const std::vector<float> want = RunSequence(resident);
+  l.backend->copied = 0;
+  const std::vector<float> got = RunSequence(l);
+  ASSERT_EQ(got.size(), want.size());
+  double err = 0.0, norm = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    err += (got[i] - want[i]) * double{got[i] - want[i]};
+    norm += want[i] * double{want[i]};
+  }
+  EXPECT_LT(std::sqrt(err / norm), 1e-5);
+  const ExpertStats& s = l.loader->total_stats();
+  ExpectCountersAddUp(s, l.backend->copied);
+  EXPECT_GT(s.misses_host, 0u);
+  EXPECT_LE(s.misses_host, s.misses_high + s.misses_low);
+  EXPECT_EQ(s.misses_low + s.misses_skip + s.hits_low, 0u);
+}
+
 TEST(OffloadedExpertFfnTest, PropertyRandomRoutingKeepsBudgetAndPins) {
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
