@@ -277,6 +277,7 @@ void ToProtoExpertStats(const runtime::SequenceExpertStats& s, v1::ExpertStats* 
   out->set_misses_high(s.misses_high);
   out->set_misses_low(s.misses_low);
   out->set_misses_skip(s.misses_skip);
+  out->set_misses_host(s.misses_host);
   out->set_bytes_demand(s.bytes_demand);
   out->set_bytes_prefetch(s.bytes_prefetch);
   out->set_prefetch_issued(s.prefetch_issued);

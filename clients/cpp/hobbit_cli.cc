@@ -152,8 +152,10 @@ bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
       if (e.lookups() > 0) {
         err_ << absl::StrFormat(
             "[experts: lookups=%d hits_high=%d hits_low=%d misses_high=%d misses_low=%d misses_skip=%d "
-            "copied=%.1fMB demand + %.1fMB prefetch, prefetch used=%d wasted=%d late=%d, waited=%.3fs]\n",
+            "misses_host=%d copied=%.1fMB demand + %.1fMB prefetch, prefetch used=%d wasted=%d late=%d, "
+            "waited=%.3fs]\n",
             e.lookups(), e.hits_high(), e.hits_low(), e.misses_high(), e.misses_low(), e.misses_skip(),
+            e.misses_host(),
             e.bytes_demand() / 1e6, e.bytes_prefetch() / 1e6, e.prefetch_used(), e.prefetch_wasted(),
             e.prefetch_late(), e.load_wait_seconds());
       }

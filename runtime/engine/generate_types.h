@@ -47,6 +47,7 @@ struct SequenceExpertStats {
   uint64_t misses_high = 0;
   uint64_t misses_low = 0;
   uint64_t misses_skip = 0;
+  uint64_t misses_host = 0;  // of misses_high + misses_low: computed on the CPU (experts.cpu_path)
   uint64_t bytes_demand = 0;
   uint64_t bytes_prefetch = 0;
   uint64_t prefetch_issued = 0;

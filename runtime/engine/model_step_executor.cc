@@ -32,6 +32,7 @@ SequenceExpertStats ToSequenceStats(const ExpertStats& s) {
   o.misses_high = s.misses_high;
   o.misses_low = s.misses_low;
   o.misses_skip = s.misses_skip;
+  o.misses_host = s.misses_host;
   o.bytes_demand = s.bytes_demand;
   o.bytes_prefetch = s.bytes_prefetch;
   o.prefetch_issued = s.prefetch_issued;
