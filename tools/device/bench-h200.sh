@@ -7,7 +7,13 @@
 #   tools/device/bundle.sh build-eval hobbit-tool
 #   run(command="tools/device/bench-h200.sh build-eval", carry=["build-eval"], timeout_s=600)
 #
-# Which runs: BENCHES="mixtral qwen3" (default both).
+# Which runs: BENCHES="mixtral qwen3" (default), any of:
+#   mixtral          8 layers, Q8_0 highs, int2 lows, hobbit at two threshold pairs, --tune
+#   mixtral-paths    the same model: hobbit with the prefetch throttle off (the paper), and with
+#                    the CPU path on — what each of our additions does on a link-bound machine
+#   mixtral-q4_0     8 layers, Q4_0 highs and int2 lows: the file llama.cpp was measured on
+#                    (hobbit-algorithms.md: 47 / 70 tok/s at 25 / 50 % of the experts on the GPU)
+#   qwen3            qwen3-30b-a3b, all 48 layers, Q8_0
 set -uo pipefail
 
 bundle="${1:?usage: $0 BUNDLE_DIR}"
@@ -23,6 +29,18 @@ for b in ${BENCHES:-mixtral qwen3}; do
     mixtral) args=(--preset mixtral-8x7b --layers 8 --type q8_0 --low-format int2 --budgets 0.25,0.5
                    --tokens 64 --warmup 8 --batch 8 --batch-steps 8 --prefill 128,512
                    --thresholds 0.6,0.9/0.4,0.7 --tune); limit=330 ;;
+    mixtral-paths)
+             args=(--preset mixtral-8x7b --layers 8 --type q8_0 --low-format int2 --budgets 0.25
+                   --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 0 --prefill none
+                   --thresholds 0.6,0.9/0.4,0.7); limit=250
+             timeout "$limit" "$tool" bench "${args[@]}" --prefetch-throttle off --json "$out/bench-$b-nothrottle.json" \
+               >"$out/bench-$b-nothrottle.txt" 2>"$out/bench-$b-nothrottle.log"
+             echo "exit $? (throttle off)"; grep -E "^(ondemand|hobbit)" "$out/bench-$b-nothrottle.txt" | head -6
+             args+=(--cpu-path on) ;;
+    mixtral-q4_0)
+             args=(--preset mixtral-8x7b --layers 8 --type q4_0 --low-format int2 --budgets 0.25,0.5
+                   --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 8 --batch-steps 8
+                   --prefill 512 --thresholds 0.6,0.9/0.4,0.7); limit=250 ;;
     qwen3)   args=(--preset qwen3-30b-a3b --type q8_0 --low-format int2 --budgets 0.25
                    --modes resident,ondemand-lru,hobbit --tokens 32 --warmup 4 --batch 8 --batch-steps 4
                    --prefill 128); limit=200 ;;

@@ -204,5 +204,34 @@ TEST_F(CudaOffloadTest, QuarterBudgetHobbitWithInt4RunsAndCounts) {
   EXPECT_GT(s.bytes_demand + s.bytes_prefetch, 0u);
 }
 
+// The CPU path on CUDA: with a slow (paced) link, misses are computed on the host from their host
+// copies (x downloaded, outputs uploaded and added with the router weights); with every expert in
+// high precision (T1 = T2 = 1) the logits equal resident's up to summation order.
+TEST_F(CudaOffloadTest, CpuPathOnASlowLinkMatchesResident) {
+  Loaded resident = Load(*gpu_, kMixtral + "model-f32.gguf", std::nullopt);
+  ASSERT_NE(resident.model, nullptr);
+  const std::vector<float> want = RunSequence(resident, *gpu_);
+  ExpertOptions o;
+  o.mode = ExpertMode::kHobbit;
+  o.balanced = PrecisionThresholds{1.0f, 1.0f};
+  o.gpu_cache_bytes = 7 * HighExpertBytes(*resident.file);
+  o.prefetch_depth = 1;
+  o.copy_bandwidth = 20e6;
+  o.cpu_path = true;
+  Loaded h = Load(*gpu_, kMixtral + "model-f32.gguf", o);
+  ASSERT_NE(h.model, nullptr);
+  const std::vector<float> got = RunSequence(h, *gpu_);
+  ASSERT_EQ(got.size(), want.size());
+  double err = 0.0, norm = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    err += (got[i] - want[i]) * double{got[i] - want[i]};
+    norm += want[i] * double{want[i]};
+  }
+  EXPECT_LT(std::sqrt(err / norm), 1e-5);
+  const ExpertStats& s = h.loader->total_stats();
+  ExpectCountersAddUp(s);
+  EXPECT_GT(s.misses_host, 0u);
+}
+
 }  // namespace
 }  // namespace hobbit::runtime
