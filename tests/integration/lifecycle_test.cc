@@ -126,9 +126,13 @@ TEST(LifecycleTest, SigtermDrainsInFlightStreamsAndExitsZero) {
   for (int i = 0; i < kStreams; ++i) {
     threads.emplace_back([&, i] { results[i] = RunGenerate((*daemon)->stub(), LongGreedy(10 + i)); });
   }
-  absl::Time until = absl::Now() + absl::Seconds(2);
+  // Every stream in flight before SIGTERM. The wait is long because on a loaded 2-core machine
+  // admitting 8 streams took more than the 2 s this once allowed (and then none was in flight).
+  absl::Time until = absl::Now() + absl::Seconds(30);
   while (absl::Now() < until && (*daemon)->Stats().running() < kStreams) {
+    absl::SleepFor(absl::Milliseconds(5));
   }
+  ASSERT_GT((*daemon)->Stats().running(), 0) << "no stream was admitted within 30 s";
   (*daemon)->process().Signal(SIGTERM);
   for (std::thread& thread : threads) thread.join();
   absl::StatusOr<int> code = (*daemon)->process().Wait(absl::Seconds(30));
