@@ -46,6 +46,8 @@ class HostExpertRunner {
   // Queues an expert for the next Start: `rows` index the layer input, `scales` weigh the output.
   void Add(const ExpertCopy& copy, std::vector<int32_t> rows, std::vector<float> scales);
   bool empty() const { return work_.empty(); }
+  // Drops the queued experts without running them (REQUIRES: not started).
+  void Clear() { work_.clear(); }
 
   // Computes the queued experts in the background; x_host must stay valid until Finish.
   void Start(const float* x_host);

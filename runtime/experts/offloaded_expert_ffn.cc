@@ -262,17 +262,27 @@ absl::Status OffloadedExpertFfn::Run(int32_t layer, const float* x, const Expert
   run_out_ = out;
   ready_.clear();
   layer_link_bytes_ = layer_host_bytes_ = 0;
+  if (host_) host_->Clear();  // an earlier Run that failed may have left experts queued
   std::vector<Work> work = Group(routing);
   for (Work& w : work) HOBBIT_RETURN_IF_ERROR(Resolve(layer, w));
-  if (host_ && !host_->empty()) {
-    // The CPU path starts on the layer input while the device runs the other experts.
-    x_host_.resize(static_cast<size_t>(routing.n_tokens) * config_.n_embd);
-    HOBBIT_RETURN_IF_ERROR(backend_->CopyToHost(x_host_.data(), x, x_host_.size() * sizeof(float)));
-    host_->Start(x_host_.data());
-  }
   if (prefetcher_) HOBBIT_RETURN_IF_ERROR(Prefetch(layer, x, routing));
-  HOBBIT_RETURN_IF_ERROR(Flush(layer));
-  if (host_) HOBBIT_RETURN_IF_ERROR(FinishHost(out));
+  if (host_ && !host_->empty()) {
+    // The CPU path works on the layer input while the device runs the other experts. Whatever
+    // Flush returns, the background work is joined before Run returns.
+    x_host_.resize(static_cast<size_t>(routing.n_tokens) * config_.n_embd);
+    absl::Status down = backend_->CopyToHost(x_host_.data(), x, x_host_.size() * sizeof(float));
+    if (!down.ok()) {
+      host_->Clear();
+      return down;
+    }
+    host_->Start(x_host_.data());
+    absl::Status flushed = Flush(layer);
+    absl::Status added = FinishHost(out);
+    HOBBIT_RETURN_IF_ERROR(flushed);
+    HOBBIT_RETURN_IF_ERROR(added);
+  } else {
+    HOBBIT_RETURN_IF_ERROR(Flush(layer));
+  }
   waits_done_ = absl::Now();
   last_layer_ = layer;
   SettlePrefetches(layer);
