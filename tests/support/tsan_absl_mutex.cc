@@ -31,6 +31,8 @@ bool EvalWithAcquire(CondContext* ctx) {
 extern "C" {
 void __real__ZN4absl7debian35Mutex4LockEv(Mutex*);
 void __real__ZN4absl7debian35Mutex6UnlockEv(Mutex*);
+void __real__ZN4absl7debian35Mutex10ReaderLockEv(Mutex*);
+void __real__ZN4absl7debian35Mutex12ReaderUnlockEv(Mutex*);
 void __real__ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(Mutex*, const Condition&);
 bool __real__ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE(Mutex*, const Condition&, Duration);
 bool __real__ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE(CondVar*, Mutex*, Duration);
@@ -43,6 +45,16 @@ void __wrap__ZN4absl7debian35Mutex4LockEv(Mutex* mu) {
 void __wrap__ZN4absl7debian35Mutex6UnlockEv(Mutex* mu) {
   __tsan_release(mu);
   __real__ZN4absl7debian35Mutex6UnlockEv(mu);
+}
+// Shared holders (absl::ReaderMutexLock) see what the last writer released, and a writer sees
+// what every reader did before it released.
+void __wrap__ZN4absl7debian35Mutex10ReaderLockEv(Mutex* mu) {
+  __real__ZN4absl7debian35Mutex10ReaderLockEv(mu);
+  __tsan_acquire(mu);
+}
+void __wrap__ZN4absl7debian35Mutex12ReaderUnlockEv(Mutex* mu) {
+  __tsan_release(mu);
+  __real__ZN4absl7debian35Mutex12ReaderUnlockEv(mu);
 }
 void __wrap__ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(Mutex* mu, const Condition& c) {
   __tsan_release(mu);
