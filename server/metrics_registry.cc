@@ -114,6 +114,7 @@ struct MetricsRegistry::Metrics {
   Counter* hits_high;
   Counter* hits_low;
   Counter* low_served_high;
+  Counter* misses_host;
   Counter* misses_high;
   Counter* misses_low;
   Counter* misses_skip;
@@ -209,6 +210,9 @@ MetricsRegistry::Metrics::Metrics(prometheus::Registry& r, absl::string_view ver
   misses_high = &misses.Add({{"decision", "high"}});
   misses_low = &misses.Add({{"decision", "low"}});
   misses_skip = &misses.Add({{"decision", "skip"}});
+  misses_host = NewCounter(r, "hobbit_expert_misses_host_total",
+                           "Misses computed on the CPU from host memory instead of copied (experts.cpu_path; "
+                           "a subset of the high and low misses)");
   auto& bytes = NewCounterFamily(r, "hobbit_expert_bytes_loaded_total",
                                  "Expert bytes copied host to device, by reason");
   bytes_demand = &bytes.Add({{"reason", "demand"}});
@@ -298,6 +302,7 @@ void MetricsRegistry::EngineCollector::Refresh() const {
            {m.misses_high, e.misses_high, &l.experts.misses_high},
            {m.misses_low, e.misses_low, &l.experts.misses_low},
            {m.misses_skip, e.misses_skip, &l.experts.misses_skip},
+           {m.misses_host, e.misses_host, &l.experts.misses_host},
            {m.bytes_demand, e.bytes_demand, &l.experts.bytes_demand},
            {m.bytes_prefetch, e.bytes_prefetch, &l.experts.bytes_prefetch},
            {m.prefetch_issued, e.prefetch_issued, &l.experts.prefetch_issued},

@@ -85,8 +85,10 @@ panel("Hit rate by pool", [
     q(f"sum by (pool) (rate(hobbit_expert_hits_total[{R}])) / ignoring (pool) group_left sum(rate(hobbit_expert_lookups_total[{R}]))", "{{pool}}"),
     q(f"sum(rate(hobbit_expert_hits_total[{R}])) / sum(rate(hobbit_expert_lookups_total[{R}]))", "all")], "percentunit",
       desc="Expert lookups served by a resident copy, by the pool that held it (high or low precision).")
-panel("Misses by decision", [q(f"sum by (decision) (rate(hobbit_expert_misses_total[{R}]))", "{{decision}}")], "short",
-      desc="Non-resident lookups per second by what the loader did: copied high, copied low, skipped.")
+panel("Misses by decision", [q(f"sum by (decision) (rate(hobbit_expert_misses_total[{R}]))", "{{decision}}"),
+                             q(f"sum(rate(hobbit_expert_misses_host_total[{R}]))", "of which on the CPU")], "short",
+      desc="Non-resident lookups per second by what the loader did: copied high, copied low, skipped; "
+           "and how many of the high and low ones ran on the CPU instead of being copied (experts.cpu_path).")
 panel("Bytes over the link", [q(f"sum by (reason) (rate(hobbit_expert_bytes_loaded_total[{R}]))", "{{reason}}")], "Bps",
       desc="Expert bytes copied host to device per second, on demand and by the prefetcher.")
 panel("Prefetch outcomes", [q(f"sum by (outcome) (rate(hobbit_prefetch_total[{R}]))", "{{outcome}}"),
