@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "kernels/base/status_macros.h"
 
@@ -82,22 +83,31 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
     HOBBIT_ASSIGN_OR_RETURN(store_, ExpertStore::Create(config, experts, so));
   }
   HOBBIT_RETURN_IF_ERROR(InitCache(backend));
+  HOBBIT_RETURN_IF_ERROR(InitPaths(backend));
   progress_ = nullptr;  // only loading reports progress; the caller's callback need not outlive it
+  if (options_.mode == ExpertMode::kHobbit && options_.prefetch_depth > 0) {
+    if (file_ == nullptr) return absl::InvalidArgumentError("expert loader: prefetching needs the model file");
+    HOBBIT_ASSIGN_OR_RETURN(prefetcher_, Prefetcher::Create(*file_, config, backend, options_.prefetch_depth));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OffloadedExpertFfn::InitPaths(Backend& backend) {
   link_ = std::make_unique<CopyLink>(backend, options_.copy_bandwidth);
   if (options_.copy_bandwidth > 0.0) {
     link_bandwidth_ = options_.copy_bandwidth;
   } else if (backend.copies_want_pinned_host()) {
     HOBBIT_ASSIGN_OR_RETURN(link_bandwidth_, MeasureCopyBandwidth(backend, size_t{32} << 20, 2));
+    if (progress_) progress_(absl::StrFormat("host-to-device link: %.1f GB/s (pinned)", link_bandwidth_ / 1e9));
   } else {
     link_bandwidth_ = std::numeric_limits<double>::infinity();  // copies are memcpy
   }
   if (options_.mode == ExpertMode::kHobbit && options_.cpu_path) {
-    host_ = std::make_unique<HostExpertRunner>(config.n_embd, config.n_ff_exp, options_.cpu_path_threads);
+    host_ = std::make_unique<HostExpertRunner>(config_.n_embd, config_.n_ff_exp, options_.cpu_path_threads);
     HOBBIT_ASSIGN_OR_RETURN(host_bandwidth_, host_->MeasureBandwidth(store_->high(0, 0), 2));
-  }
-  if (options_.mode == ExpertMode::kHobbit && options_.prefetch_depth > 0) {
-    if (file_ == nullptr) return absl::InvalidArgumentError("expert loader: prefetching needs the model file");
-    HOBBIT_ASSIGN_OR_RETURN(prefetcher_, Prefetcher::Create(*file_, config, backend, options_.prefetch_depth));
+    if (progress_) {
+      progress_(absl::StrFormat("CPU path for misses: %.1f GB/s of expert weights", host_bandwidth_ / 1e9));
+    }
   }
   return absl::OkStatus();
 }

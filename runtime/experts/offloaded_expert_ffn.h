@@ -76,6 +76,8 @@ class OffloadedExpertFfn final : public ExpertFfn {
   };
 
   absl::Status InitCache(Backend& backend);
+  // The copy link and the CPU path, with their measured speeds.
+  absl::Status InitPaths(Backend& backend);
   absl::Status EnsureScratch(int32_t n_tokens);
   void StartStep(const ExpertRouting& routing);
   std::vector<Work> Group(const ExpertRouting& routing) const;
