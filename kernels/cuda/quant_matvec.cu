@@ -6,12 +6,17 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/dp4a_blocks.cuh"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/quantize_x.cuh"
 #include "kernels/cuda/internal/matvec_steps.cuh"
 
 namespace hobbit::kernels {
 namespace {
 
+using cuda_internal::AllowDependentLaunch;
 using cuda_internal::DispatchStepType;
+using cuda_internal::kQ8;
+using cuda_internal::QuantizeXKernel;
+using cuda_internal::WaitForPriorGrid;
 
 constexpr int kWarps = 4;
 constexpr int kStageBytes = 2048;                   // shared memory per warp and stage
@@ -142,48 +147,6 @@ void Launch(const QuantMatVecParams& p, CUstream_st* stream) {
 // ---- Fast path: parts of weight blocks straight from global memory (internal/dp4a_blocks.cuh) ----
 
 constexpr int kDotThreads = 128;  // most threads per block of the dot kernel
-constexpr int kQ8 = 32;           // activations per Q8 block
-
-// Programmatic dependent launch (sm_90). The dot kernel lets the next call's quantize kernel be
-// launched early; that one waits for the dot kernel to finish before it touches anything, then
-// lets its own dot kernel start, which issues its first weight loads before it waits for the
-// quantized activations. Every kernel so waits for all earlier work before it reads anything
-// another kernel may write (the weights are only read after the quantize kernel's wait, which
-// follows everything queued before the call). Wait and launch_dependents are no-ops in a kernel
-// launched without the attribute.
-__device__ __forceinline__ void WaitForPriorGrid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void AllowDependentLaunch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;");
-#endif
-}
-
-// One warp per Q8 block of x ([n_tokens, cols] read as n_q8 blocks of 32): levels round(x / dx)
-// with dx = max|x| / 127, and {dx, dx * sum of levels 0..15, dx * sum of levels 16..31, 0}.
-__global__ void __launch_bounds__(kDotThreads) QuantizeXKernel(const float* __restrict__ x, int64_t n_q8,
-                                                               int8_t* __restrict__ xq, float4* __restrict__ xm) {
-  WaitForPriorGrid();
-  AllowDependentLaunch();
-  const int64_t b = static_cast<int64_t>(blockIdx.x) * (kDotThreads / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (b >= n_q8) return;
-  const float v = x[b * kQ8 + lane];
-  float amax = fabsf(v);
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const float d = amax / 127.0f;
-  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
-  xq[b * kQ8 + lane] = static_cast<int8_t>(q);
-  int s = q;
-#pragma unroll
-  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
-  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-  if (lane == 0) xm[b] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
-}
 
 // The parts of kN items (i, i + stride, ...) of kRows rows: all loads first (in flight together),
 // then, after the quantized activations are ready, the dots with every token.

@@ -132,6 +132,25 @@ struct RouterParams {
   bool renormalize = true;
   int32_t* ids_host = nullptr;      // [n_tokens, k], sorted by weight descending
   float* weights_host = nullptr;    // [n_tokens, k]
+  // When both are set, the outputs land here instead, in backend memory, and the host outputs
+  // are not written: the experts then run with RoutedExperts, without a round trip to the host.
+  int32_t* ids_device = nullptr;
+  float* weights_device = nullptr;
+};
+
+// The most tokens RoutedExperts takes (decode; larger batches group tokens by expert instead).
+inline constexpr int32_t kRoutedExpertsMaxTokens = 8;
+
+// One MoE layer's routed experts run on the router's choice where it lies, in backend memory:
+// out[t, :] += sum_j weights[t, j] * down_e(silu(gate_e x[t, :]) * up_e x[t, :]), e = ids[t, j].
+struct RoutedExpertsParams {
+  std::span<const WeightView> gate, up, down;  // [n_expert], backend memory (UploadWeight views)
+  const float* x = nullptr;                   // [n_tokens, n_embd]
+  const int32_t* ids = nullptr;               // backend memory [n_tokens, k]
+  const float* weights = nullptr;             // backend memory [n_tokens, k]
+  int32_t n_tokens = 0;
+  int32_t k = 0;
+  float* out = nullptr;                       // [n_tokens, n_embd]
 };
 
 class Backend {
@@ -203,6 +222,9 @@ class Backend {
                                         int32_t n, int64_t dim, float* dst) = 0;
   // x[r, :] *= sigmoid(gate[r]) (gate in device memory, one value per row).
   virtual absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) = 0;
+  // Whether RoutedExperts runs these experts for this many tokens (a decode-sized batch).
+  virtual bool RoutedExpertsCanRun(const RoutedExpertsParams& p) = 0;
+  virtual absl::Status RoutedExperts(const RoutedExpertsParams& p) = 0;
 };
 
 }  // namespace hobbit::runtime

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
@@ -244,7 +245,48 @@ absl::Status CpuBackend::Router(const RouterParams& p) {
   if (p.k <= 0 || p.k > p.n_expert) {
     return absl::InvalidArgumentError(absl::StrCat("router: k = ", p.k, " with ", p.n_expert, " experts"));
   }
-  kernels::RouterTopKF32(p.logits, p.n_tokens, p.n_expert, p.k, p.renormalize, p.ids_host, p.weights_host);
+  const bool device = p.ids_device != nullptr && p.weights_device != nullptr;  // backend memory is host memory
+  kernels::RouterTopKF32(p.logits, p.n_tokens, p.n_expert, p.k, p.renormalize, device ? p.ids_device : p.ids_host,
+                         device ? p.weights_device : p.weights_host);
+  return absl::OkStatus();
+}
+
+bool CpuBackend::RoutedExpertsCanRun(const RoutedExpertsParams& p) {
+  if (p.n_tokens < 1 || p.n_tokens > kRoutedExpertsMaxTokens || p.k < 1 || p.gate.empty() ||
+      p.up.size() != p.gate.size() || p.down.size() != p.gate.size()) {
+    return false;
+  }
+  for (const std::span<const WeightView>* m : {&p.gate, &p.up, &p.down}) {
+    for (const WeightView& w : *m) {
+      if (!CheckWeight(w, "routed experts").ok()) return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CpuBackend::RoutedExperts(const RoutedExpertsParams& p) {
+  if (!RoutedExpertsCanRun(p)) {
+    return absl::InvalidArgumentError(absl::StrCat("routed experts: cannot run ", p.n_tokens, " tokens x top-", p.k,
+                                                   " over ", p.gate.size(), " experts"));
+  }
+  const int64_t n_embd = p.gate[0].cols, n_ff = p.gate[0].rows;
+  std::vector<float> gate(static_cast<size_t>(n_ff)), up(gate.size()), down(static_cast<size_t>(n_embd));
+  for (int32_t t = 0; t < p.n_tokens; ++t) {
+    const float* x = p.x + t * n_embd;
+    for (int32_t j = 0; j < p.k; ++j) {
+      const int32_t e = p.ids[t * p.k + j];
+      if (e < 0 || e >= static_cast<int32_t>(p.gate.size())) {
+        return absl::InvalidArgumentError(absl::StrCat("routed experts: expert id ", e, " of ", p.gate.size()));
+      }
+      HOBBIT_RETURN_IF_ERROR(MatMul(p.gate[e], x, 1, gate.data()));
+      HOBBIT_RETURN_IF_ERROR(MatMul(p.up[e], x, 1, up.data()));
+      kernels::SiluMulF32(gate.data(), up.data(), n_ff, gate.data());
+      HOBBIT_RETURN_IF_ERROR(MatMul(p.down[e], gate.data(), 1, down.data()));
+      const float w = p.weights[t * p.k + j];
+      float* out = p.out + t * n_embd;
+      for (int64_t c = 0; c < n_embd; ++c) out[c] += w * down[c];
+    }
+  }
   return absl::OkStatus();
 }
 

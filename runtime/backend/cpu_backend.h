@@ -61,6 +61,8 @@ class CpuBackend final : public Backend {
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override;
   absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) override;
+  bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override;
+  absl::Status RoutedExperts(const RoutedExpertsParams& p) override;
 
  private:
   CpuBackendOptions options_;

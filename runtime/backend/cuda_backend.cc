@@ -20,6 +20,7 @@
 #include "kernels/cuda/quant_matvec.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope.h"
+#include "kernels/cuda/routed_experts.h"
 #include "kernels/cuda/router_topk.h"
 #include "kernels/cuda/scale_rows_by_sigmoid.h"
 #include "kernels/cuda/silu_mul.h"
@@ -353,6 +354,11 @@ absl::Status CudaBackend::Router(const RouterParams& p) {
   if (p.n_tokens <= 0) return absl::OkStatus();
   const size_t count = static_cast<size_t>(p.n_tokens) * p.k;
   const size_t bytes = count * (sizeof(int32_t) + sizeof(float));
+  if (p.ids_device != nullptr && p.weights_device != nullptr) {  // the choice stays on the device
+    return kernels::RouterTopKF32({.logits = p.logits, .n_tokens = p.n_tokens, .n_expert = p.n_expert, .k = p.k,
+                                   .renormalize = p.renormalize, .ids = p.ids_device, .weights = p.weights_device},
+                                  stream_);
+  }
   HOBBIT_RETURN_IF_ERROR(Reserve(router_out_, bytes, "router top-k output"));
   auto* ids = router_out_->as<int32_t>();
   auto* weights = reinterpret_cast<float*>(ids + count);
@@ -384,6 +390,79 @@ absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows
 
 absl::Status CudaBackend::ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) {
   return kernels::ScaleRowsBySigmoidF32(x, gate, n_rows, dim, stream_);
+}
+
+const void* const* CudaBackend::ExpertTable(std::span<const WeightView> views) {
+  if (views.empty()) return nullptr;
+  auto it = expert_tables_.find(views[0].data);
+  if (it != expert_tables_.end()) return it->second ? static_cast<const void* const*>(it->second->data()) : nullptr;
+  std::vector<const void*> addresses;
+  bool fits = true;
+  for (const WeightView& v : views) {
+    fits = fits && v.type == views[0].type && v.rows == views[0].rows && v.cols == views[0].cols &&
+           v.row_bytes == views[0].row_bytes &&
+           kernels::RoutedMatrixAddressFits(static_cast<GgmlType>(v.type), v.data);
+    addresses.push_back(v.data);
+  }
+  std::unique_ptr<DeviceBuffer> table;
+  if (fits) {
+    absl::StatusOr<std::unique_ptr<DeviceBuffer>> buffer = Allocate(addresses.size() * sizeof(void*), "expert table");
+    if (buffer.ok() && staging_->CopyToDevice((*buffer)->data(), addresses.data(), addresses.size() * sizeof(void*)).ok()) {
+      table = std::move(*buffer);
+    }
+  }
+  const void* const* result = table ? static_cast<const void* const*>(table->data()) : nullptr;
+  expert_tables_[views[0].data] = std::move(table);
+  return result;
+}
+
+namespace {
+
+kernels::RoutedMatrix Matrix(const WeightView& first, const void* const* table) {
+  return {.type = static_cast<GgmlType>(first.type), .rows = first.rows, .cols = first.cols,
+          .row_bytes = first.row_bytes, .table = table};
+}
+
+}  // namespace
+
+bool CudaBackend::RoutedExpertsCanRun(const RoutedExpertsParams& p) {
+  if (p.gate.empty() || p.up.size() != p.gate.size() || p.down.size() != p.gate.size()) return false;
+  if (p.n_tokens < 1 || p.n_tokens > kRoutedExpertsMaxTokens) return false;
+  for (const std::span<const WeightView>* m : {&p.gate, &p.up, &p.down}) {
+    // Quantized weights need int8 activations here; without them the experts run the host-routed way.
+    const auto type = static_cast<GgmlType>((*m)[0].type);
+    if (!options_.int8_activations && type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kBF16) {
+      return false;
+    }
+    if (ExpertTable(*m) == nullptr) return false;
+  }
+  kernels::RoutedExpertsParams k{.gate = Matrix(p.gate[0], ExpertTable(p.gate)),
+                                 .up = Matrix(p.up[0], ExpertTable(p.up)),
+                                 .down = Matrix(p.down[0], ExpertTable(p.down)),
+                                 .n_expert = static_cast<int32_t>(p.gate.size()), .x = p.x, .ids = p.ids,
+                                 .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k, .out = p.out,
+                                 .scratch = reinterpret_cast<void*>(uintptr_t{256}),  // shape check only
+                                 .scratch_bytes = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows,
+                                                                                     p.n_tokens * p.k)};
+  return kernels::RoutedExpertsCanRun(k);
+}
+
+absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
+  if (!RoutedExpertsCanRun(p)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: cannot run ", p.n_tokens, " tokens x top-", p.k,
+                                                   " over ", p.gate.size(), " experts"));
+  }
+  // Sized for the most pairs, so the buffer grows (and the stream syncs) once.
+  const size_t need = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows,
+                                                         kRoutedExpertsMaxTokens * p.k);
+  HOBBIT_RETURN_IF_ERROR(Reserve(routed_scratch_, need, "routed experts scratch"));
+  kernels::RoutedExpertsParams k{.gate = Matrix(p.gate[0], ExpertTable(p.gate)),
+                                 .up = Matrix(p.up[0], ExpertTable(p.up)),
+                                 .down = Matrix(p.down[0], ExpertTable(p.down)),
+                                 .n_expert = static_cast<int32_t>(p.gate.size()), .x = p.x, .ids = p.ids,
+                                 .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k, .out = p.out,
+                                 .scratch = routed_scratch_->data(), .scratch_bytes = routed_scratch_->bytes()};
+  return kernels::RoutedExperts(k, stream_);
 }
 
 }  // namespace hobbit::runtime

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "runtime/backend/backend.h"
 
 struct CUstream_st;
@@ -84,12 +85,17 @@ class CudaBackend final : public Backend {
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override;
   absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) override;
+  bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override;
+  absl::Status RoutedExperts(const RoutedExpertsParams& p) override;
 
  private:
   explicit CudaBackend(const CudaBackendOptions& options);
   absl::Status Init();
   // Grows `buffer` to at least `bytes` (contents are not kept).
   absl::Status Reserve(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes, std::string_view what);
+  // The device table of one matrix's per-expert addresses (built once per matrix, keyed by its
+  // first expert's address); null when an address does not fit the routed-experts kernel.
+  const void* const* ExpertTable(std::span<const WeightView> views);
   // Retires the copies that have completed (pending_ front to back); with `until`, blocks until
   // the copies up to that fence have.
   absl::Status RetireCopies(std::optional<CopyFence> until);
@@ -110,6 +116,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
   std::unique_ptr<DeviceBuffer> matvec_scratch_;        // QuantMatVec's int8 activations
   std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
+  std::unique_ptr<DeviceBuffer> routed_scratch_;        // RoutedExperts' activations
+  absl::flat_hash_map<const void*, std::unique_ptr<DeviceBuffer>> expert_tables_;  // RoutedExperts
   std::vector<uint8_t> router_host_;                    // their host copy (pinned is not needed: small)
 };
 

@@ -30,6 +30,9 @@ struct EngineOptions {
   int32_t cpu_threads = 0;      // 0 = all cores
   // CUDA: decode products quantize activations to int8 (runtime/backend/cuda_backend.h).
   bool int8_activations = true;
+  // Resident experts: decode-sized batches keep the router's choice on the device (no host round
+  // trip per layer; ModelLoadOptions::device_routing). Off until measured on a GPU.
+  bool device_routing = false;
   SchedulerOptions scheduler;
   KvOptions kv;
   ExpertOptions experts;        // expert offloading (runtime/experts/expert_options.h)

@@ -70,6 +70,7 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   // "auto" resolves here: say which backend the model runs on.
   say(absl::StrCat("loading model weights on the ", std::string(ex->backend_->name()), " backend"));
   ModelLoadOptions load;
+  load.device_routing = options.device_routing;
   if (options.experts.mode != ExpertMode::kResident) {
     HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
     auto loader = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);

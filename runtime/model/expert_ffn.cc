@@ -11,7 +11,34 @@ absl::Status ResidentExpertFfn::Init(const ModelConfig& config, std::span<const 
   config_ = config;
   experts_ = experts;
   backend_ = &backend;
+  routed_ok_.assign(experts.size(), {});
   return absl::OkStatus();
+}
+
+RoutedExpertsParams ResidentExpertFfn::Params(int32_t layer, const float* x, const int32_t* ids, const float* weights,
+                                              int32_t n_tokens, int32_t k, float* out) const {
+  const LayerExperts& ex = experts_[layer];
+  return RoutedExpertsParams{.gate = ex.gate, .up = ex.up, .down = ex.down, .x = x, .ids = ids, .weights = weights,
+                             .n_tokens = n_tokens, .k = k, .out = out};
+}
+
+bool ResidentExpertFfn::CanRunRouted(int32_t layer, int32_t n_tokens) {
+  if (!device_routing_ || layer < 0 || layer >= static_cast<int32_t>(routed_ok_.size()) || n_tokens < 1 ||
+      n_tokens > kRoutedExpertsMaxTokens) {
+    return false;
+  }
+  int8_t& ok = routed_ok_[layer][n_tokens];
+  if (ok == 0) {
+    ok = backend_->RoutedExpertsCanRun(Params(layer, nullptr, nullptr, nullptr, n_tokens, config_.n_expert_used, nullptr))
+             ? 1
+             : -1;
+  }
+  return ok > 0;
+}
+
+absl::Status ResidentExpertFfn::RunRouted(int32_t layer, const float* x, const int32_t* ids, const float* weights,
+                                          int32_t n_tokens, int32_t k, float* out) {
+  return backend_->RoutedExperts(Params(layer, x, ids, weights, n_tokens, k, out));
 }
 
 absl::Status ResidentExpertFfn::EnsureScratch(int32_t n_tokens) {

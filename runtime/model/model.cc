@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::shared_ptr<const GgufFil
   const bool upload_experts = options.expert_ffn == nullptr;
   HOBBIT_ASSIGN_OR_RETURN(model->weights_,
                           LoadModelWeights(*model->file_, backend, model->config_, upload_experts));
-  model->expert_ffn_ = options.expert_ffn ? std::move(options.expert_ffn) : std::make_unique<ResidentExpertFfn>();
+  model->expert_ffn_ = options.expert_ffn ? std::move(options.expert_ffn) : std::make_unique<ResidentExpertFfn>(options.device_routing);
   std::vector<LayerExperts> experts;
   for (const LayerWeights& lw : model->weights_->layers) experts.push_back(lw.experts);
   model->layer_experts_ = std::move(experts);
@@ -175,10 +175,20 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
   rp.renormalize = c.norm_topk;
   rp.ids_host = s.expert_ids();
   rp.weights_host = s.expert_weights();
+  const bool routed = expert_ffn_->CanRunRouted(l, n);
+  if (routed) {
+    rp.ids_device = s.expert_ids_device();
+    rp.weights_device = s.expert_weights_device();
+  }
   HOBBIT_RETURN_IF_ERROR(backend_.Router(rp));
   HOBBIT_RETURN_IF_ERROR(backend_.Fill(s.moe_out(), 0.0f, width));
-  ExpertRouting routing{n, c.n_expert_used, s.expert_ids(), s.expert_weights(), s.seq_ids()};
-  HOBBIT_RETURN_IF_ERROR(expert_ffn_->Run(l, s.h(), routing, s.moe_out()));
+  if (routed) {
+    HOBBIT_RETURN_IF_ERROR(expert_ffn_->RunRouted(l, s.h(), s.expert_ids_device(), s.expert_weights_device(), n,
+                                                  c.n_expert_used, s.moe_out()));
+  } else {
+    ExpertRouting routing{n, c.n_expert_used, s.expert_ids(), s.expert_weights(), s.seq_ids()};
+    HOBBIT_RETURN_IF_ERROR(expert_ffn_->Run(l, s.h(), routing, s.moe_out()));
+  }
   if (c.n_ff_shexp > 0) {
     const int64_t ff = int64_t{n} * c.n_ff_shexp;
     HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_gate, s.h(), n, s.shexp_gate()));

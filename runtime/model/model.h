@@ -30,6 +30,9 @@ class StepScratch;
 struct ModelLoadOptions {
   // Replaces the resident expert FFN (offloading). Null: all experts resident in the backend.
   std::unique_ptr<ExpertFfn> expert_ffn;
+  // With the resident expert FFN: decode-sized batches keep the router's choice on the device and
+  // run the experts with Backend::RoutedExperts (no host round trip per layer).
+  bool device_routing = false;
 };
 
 // Not thread-safe: Forward runs on the engine thread only. Keeps `file` and `backend` alive

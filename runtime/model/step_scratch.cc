@@ -23,6 +23,8 @@ absl::Status StepScratch::Grow(int32_t n) {
   const size_t shexp = std::max<size_t>(1, size_t(c.n_ff_shexp));
   HOBBIT_ASSIGN_OR_RETURN(shexp_gate_, backend_.Allocate(f * t * shexp, "shared expert gate"));
   HOBBIT_ASSIGN_OR_RETURN(shexp_up_, backend_.Allocate(f * t * shexp, "shared expert up"));
+  HOBBIT_ASSIGN_OR_RETURN(expert_ids_device_, backend_.Allocate(sizeof(int32_t) * t * c.n_expert_used, "router ids"));
+  HOBBIT_ASSIGN_OR_RETURN(expert_weights_device_, backend_.Allocate(f * t * c.n_expert_used, "router weights"));
   expert_ids_.resize(t * c.n_expert_used);
   expert_weights_.resize(t * c.n_expert_used);
   capacity_ = n;

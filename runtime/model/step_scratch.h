@@ -33,6 +33,9 @@ class StepScratch {
   float* router_logits() { return router_->as<float>(); }
   float* shexp_gate() { return shexp_gate_->as<float>(); }
   float* shexp_up() { return shexp_up_->as<float>(); }
+  // The router's choice in backend memory (for experts run with Backend::RoutedExperts).
+  int32_t* expert_ids_device() { return expert_ids_device_->as<int32_t>(); }
+  float* expert_weights_device() { return expert_weights_device_->as<float>(); }
   const int32_t* positions() { return positions_->as<int32_t>(); }
   const int32_t* slots() { return slots_->as<int32_t>(); }
   const int32_t* token_seq() { return token_seq_->as<int32_t>(); }
@@ -54,6 +57,7 @@ class StepScratch {
   int32_t capacity_ = 0;
   int32_t max_blocks_ = 0;
   std::unique_ptr<DeviceBuffer> x_, h_, q_, k_, v_, attn_, moe_out_, router_, shexp_gate_, shexp_up_;
+  std::unique_ptr<DeviceBuffer> expert_ids_device_, expert_weights_device_;
   std::unique_ptr<DeviceBuffer> positions_, slots_, token_seq_, block_tables_, logits_;
   std::vector<int32_t> expert_ids_;
   std::vector<float> expert_weights_;

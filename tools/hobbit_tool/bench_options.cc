@@ -180,6 +180,8 @@ void AddBenchFlags(FlagParser& f) {
                       "per pair", false, false, "0.6,0.9");
   f.Add("weights", "hobbit: eviction weights w_lru,w_lfu,w_lhu,w_fld", false, false, "0.25,0.25,0.25,0.25");
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
+  f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing)",
+        false, false, "off");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
         false, "off");
   f.Add("prefetch-throttle", "hobbit: on = prefetch only when expected to pay (experts.prefetch_throttle), "
@@ -206,6 +208,11 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   o.seed = static_cast<uint64_t>(seed);
   o.threads = static_cast<int32_t>(threads);
   o.backend = flags.GetString("backend");
+  const std::string routing = flags.GetString("device-routing");
+  if (routing != "on" && routing != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--device-routing: expected on or off, got '", routing, "'"));
+  }
+  o.device_routing = routing == "on";
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));

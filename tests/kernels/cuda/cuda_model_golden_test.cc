@@ -42,9 +42,12 @@ struct RunResult {
   std::vector<int32_t> greedy;
 };
 
-RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt) {
+RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt,
+                   bool device_routing = false) {
   RunResult r;
-  auto model = Model::Load(file, backend, {});
+  ModelLoadOptions options;
+  options.device_routing = device_routing;
+  auto model = Model::Load(file, backend, std::move(options));
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return r;
   SequenceRunner runner(**model, backend);
@@ -110,6 +113,19 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   std::printf("%s %s: int8 activations: relative error %.3g vs the CPU backend\n", c.arch.c_str(), c.file.c_str(),
               int8_vs_cpu);
   EXPECT_LT(int8_vs_cpu, 0.1);
+
+  // Device routing (Backend::RoutedExperts, no host round trip): with float activations it runs
+  // the F32 files' experts and must give the CPU backend's results; with int8 activations (the
+  // default) it runs the Q8_0 files' experts too, within the int8 bound.
+  const RunResult routed_exact = RunModel(shared, **gpu, prompt, /*device_routing=*/true);
+  const double routed_vs_cpu = RelativeError(routed_exact.prompt_logits, want.prompt_logits);
+  const RunResult routed_int8 = RunModel(shared, **fast, prompt, /*device_routing=*/true);
+  const double routed_int8_vs_cpu = RelativeError(routed_int8.prompt_logits, want.prompt_logits);
+  std::printf("%s %s: device routing: relative error %.3g (float activations), %.3g (int8) vs the CPU backend\n",
+              c.arch.c_str(), c.file.c_str(), routed_vs_cpu, routed_int8_vs_cpu);
+  EXPECT_LT(routed_vs_cpu, 1e-5);
+  EXPECT_EQ(routed_exact.greedy, want.greedy);
+  EXPECT_LT(routed_int8_vs_cpu, 0.1);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -93,6 +93,8 @@ class CountingBackend final : public Backend {
   absl::Status ScaleRowsBySigmoid(float* x, const float* g, int64_t r, int64_t d) override {
     return cpu_.ScaleRowsBySigmoid(x, g, r, d);
   }
+  bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override { return cpu_.RoutedExpertsCanRun(p); }
+  absl::Status RoutedExperts(const RoutedExpertsParams& p) override { return cpu_.RoutedExperts(p); }
 
   // Counts copies that land in these [begin, end) ranges (the expert pools), not the model's
   // own uploads of step inputs.

@@ -1,0 +1,63 @@
+// Activations quantized to Q8 blocks of 32 for the integer dot products of internal/dp4a_blocks.cuh,
+// and the programmatic-dependent-launch helpers the decode kernels share (quant_matvec.cu,
+// routed_experts.cu). Internal to kernels/cuda.
+#pragma once
+
+#include <cstdint>
+
+namespace hobbit::kernels::cuda_internal {
+
+inline constexpr int kQ8 = 32;  // activations per Q8 block
+
+// Programmatic dependent launch (sm_90). The dot kernel lets the next call's quantize kernel be
+// launched early; that one waits for the dot kernel to finish before it touches anything, then
+// lets its own dot kernel start, which issues its first weight loads before it waits for the
+// quantized activations. Every kernel so waits for all earlier work before it reads anything
+// another kernel may write (the weights are only read after the quantize kernel's wait, which
+// follows everything queued before the call). Wait and launch_dependents are no-ops in a kernel
+// launched without the attribute.
+__device__ __forceinline__ void WaitForPriorGrid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void AllowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+// Internal linkage: each .cu that includes this gets its own copy of the kernel.
+namespace {
+
+// One warp per Q8 block of x ([n_tokens, cols] read as n_q8 blocks of 32): levels round(x / dx)
+// with dx = max|x| / 127, and {dx, dx * sum of levels 0..15, dx * sum of levels 16..31, 0}.
+__global__ void __launch_bounds__(128) QuantizeXKernel(const float* __restrict__ x, int64_t n_q8,
+                                                       int8_t* __restrict__ xq, float4* __restrict__ xm) {
+  WaitForPriorGrid();
+  AllowDependentLaunch();
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * (128 / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (b >= n_q8) return;
+  const float v = x[b * kQ8 + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+  const float d = amax / 127.0f;
+  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
+  xq[b * kQ8 + lane] = static_cast<int8_t>(q);
+  int s = q;
+#pragma unroll
+  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
+  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+  if (lane == 0) xm[b] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+}
+
+}  // namespace
+
+// Bytes of the levels of n_rows rows of cols activations, rounded up to 16; the Q8 metadata
+// (one float4 per block) follows them in a scratch buffer.
+inline int64_t Q8LevelsBytes(int64_t cols, int64_t n_rows) { return (cols * n_rows + 15) / 16 * 16; }
+inline int64_t Q8ScratchBytes(int64_t cols, int64_t n_rows) { return Q8LevelsBytes(cols, n_rows) + cols / kQ8 * n_rows * 16; }
+
+}  // namespace hobbit::kernels::cuda_internal

@@ -1,0 +1,206 @@
+#include "kernels/cuda/routed_experts.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/base/status_macros.h"
+#include "kernels/cuda/internal/dp4a_blocks.cuh"
+#include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/quantize_x.cuh"
+#include "kernels/cuda/silu_mul.h"
+
+namespace hobbit::kernels {
+namespace {
+
+using cuda_internal::kQ8;
+using cuda_internal::Q8LevelsBytes;
+using cuda_internal::Q8ScratchBytes;
+using cuda_internal::QuantizeXKernel;
+using cuda_internal::XBlocks;
+
+constexpr int kThreads = 128;
+constexpr int kRows = 4;  // rows of one expert matrix per block: their loads are in flight together
+
+int64_t Align16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// Grid (row blocks, pairs): block (b, p) computes rows [b * kRows, ...) of pair p's expert matrix
+// times its activation row (pair p / x_div of x). The expert comes from the router's ids through
+// the address table; an id out of range gives zeros.
+template <class T>
+__global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* __restrict__ table,
+                                                             const int32_t* __restrict__ ids, int32_t n_expert,
+                                                             int64_t rows, int64_t cols, int64_t row_bytes, int x_div,
+                                                             const int8_t* __restrict__ xq, const float4* __restrict__ xm,
+                                                             const float* __restrict__ xf, float* __restrict__ y) {
+  const int pair = static_cast<int>(blockIdx.y);
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  float* y_pair = y + static_cast<int64_t>(pair) * rows;
+  const int32_t e = ids[pair];
+  if (e < 0 || e >= n_expert) {
+    if (threadIdx.x < kRows && row0 + threadIdx.x < rows) y_pair[row0 + threadIdx.x] = 0.0f;
+    return;
+  }
+  const auto* w = static_cast<const uint8_t*>(table[e]);
+  const int64_t x0 = static_cast<int64_t>(pair / x_div) * cols;
+  const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
+  const uint8_t* row_ptr[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) row_ptr[r] = w + min(row0 + r, rows - 1) * row_bytes;  // extra rows: not stored
+  float acc[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < n_items; i += static_cast<int>(blockDim.x)) {
+    const int64_t block = i / T::kSubs;
+    const int sub = i % T::kSubs;
+    typename T::Part part[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) T::Load(row_ptr[r] + block * T::kBlockBytes, sub, part[r]);
+    const int64_t el = x0 + block * T::kBlockElems;
+    const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[r] += T::Dot(part[r], sub, xb);
+  }
+  __shared__ float partial[kThreads / 32][kRows];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    float v = acc[r];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) partial[warp][r] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < kRows) {
+    float v = 0.0f;
+    for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][threadIdx.x];
+    if (row0 + threadIdx.x < rows) y_pair[row0 + threadIdx.x] = v;
+  }
+}
+
+// out[t, c] += sum_j weights[t, j] * down[t * k + j, c] over the slots whose id is in range.
+__global__ void CombineKernel(const float* __restrict__ down, const int32_t* __restrict__ ids,
+                              const float* __restrict__ weights, int32_t n_expert, int32_t n_tokens, int32_t k,
+                              int64_t n_embd, float* __restrict__ out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_tokens * n_embd) return;
+  const int64_t t = i / n_embd, c = i % n_embd;
+  float sum = 0.0f;
+  for (int j = 0; j < k; ++j) {
+    const int64_t pair = t * k + j;
+    if (ids[pair] >= 0 && ids[pair] < n_expert) sum = fmaf(weights[pair], down[pair * n_embd + c], sum);
+  }
+  out[i] += sum;
+}
+
+// Where each part of the scratch buffer starts.
+struct Scratch {
+  float* gate;
+  float* up;
+  float* down;
+  int8_t* xq;
+  float4* xm;
+  int8_t* aq;
+  float4* am;
+};
+
+Scratch Carve(void* base, int64_t n_embd, int64_t n_ff, int32_t pairs) {
+  auto* p = static_cast<uint8_t*>(base);
+  Scratch s;
+  s.gate = reinterpret_cast<float*>(p);
+  p += Align16(pairs * n_ff * 4);
+  s.up = reinterpret_cast<float*>(p);
+  p += Align16(pairs * n_ff * 4);
+  s.down = reinterpret_cast<float*>(p);
+  p += Align16(pairs * n_embd * 4);
+  s.xq = reinterpret_cast<int8_t*>(p);
+  s.xm = reinterpret_cast<float4*>(p + Q8LevelsBytes(n_embd, pairs));
+  p += Q8ScratchBytes(n_embd, pairs);
+  s.aq = reinterpret_cast<int8_t*>(p);
+  s.am = reinterpret_cast<float4*>(p + Q8LevelsBytes(n_ff, pairs));
+  return s;
+}
+
+template <class T>
+bool MatrixFits(const RoutedMatrix& m) {
+  return m.table != nullptr && m.cols % T::kBlockElems == 0 && m.row_bytes % T::kRowAlign == 0 &&
+         m.row_bytes >= m.cols / T::kBlockElems * T::kBlockBytes && (!T::kInt8 || m.cols % kQ8 == 0) &&
+         m.rows > 0 && m.rows < (int64_t{1} << 31);
+}
+
+bool Fits(const RoutedMatrix& m) {
+  bool fits = false;
+  cuda_internal::DispatchDotType(m.type, [&](auto d) { fits = MatrixFits<decltype(d)>(m); });
+  return fits;
+}
+
+bool NeedsQ8(GgmlType type) {
+  bool int8 = false;
+  cuda_internal::DispatchDotType(type, [&](auto d) { int8 = decltype(d)::kInt8; });
+  return int8;
+}
+
+void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div, const int8_t* xq, const float4* xm,
+                  const float* xf, float* y, CUstream_st* stream) {
+  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(p.n_tokens * p.k));
+  cuda_internal::DispatchDotType(m.type, [&](auto d) {
+    using T = decltype(d);
+    const int64_t n_items = m.cols / T::kBlockElems * T::kSubs;
+    const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
+    GatherDotKernel<T><<<grid, threads, 0, stream>>>(m.table, p.ids, p.n_expert, m.rows, m.cols, m.row_bytes, x_div,
+                                                     xq, xm, xf, y);
+  });
+}
+
+void Quantize(const float* x, int64_t cols, int64_t n_rows, int8_t* q, float4* m, CUstream_st* stream) {
+  const int64_t n_q8 = cols * n_rows / kQ8;
+  QuantizeXKernel<<<cuda_internal::GridFor(n_q8, kThreads / 32), kThreads, 0, stream>>>(x, n_q8, q, m);
+}
+
+}  // namespace
+
+size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs) {
+  return static_cast<size_t>(2 * Align16(pairs * n_ff * 4) + Align16(pairs * n_embd * 4) + Q8ScratchBytes(n_embd, pairs) +
+                             Q8ScratchBytes(n_ff, pairs));
+}
+
+bool RoutedMatrixAddressFits(GgmlType type, const void* address) {
+  bool fits = false;
+  cuda_internal::DispatchDotType(type, [&](auto d) {
+    fits = reinterpret_cast<uintptr_t>(address) % decltype(d)::kAlign == 0;
+  });
+  return fits;
+}
+
+bool RoutedExpertsCanRun(const RoutedExpertsParams& p) {
+  const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
+  const int32_t pairs = p.n_tokens * p.k;
+  return p.n_tokens >= 1 && p.k >= 1 && pairs <= kRoutedExpertsMaxPairs && p.n_expert >= 1 && Fits(p.gate) &&
+         Fits(p.up) && Fits(p.down) && p.up.rows == n_ff && p.up.cols == n_embd && p.down.rows == n_embd &&
+         p.down.cols == n_ff && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 && p.scratch != nullptr &&
+         reinterpret_cast<uintptr_t>(p.scratch) % 16 == 0 &&
+         p.scratch_bytes >= RoutedExpertsScratchBytes(n_embd, n_ff, pairs);
+}
+
+absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
+  if (!RoutedExpertsCanRun(p)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: cannot run ", p.n_tokens, " tokens x top-", p.k,
+                                                   " over ", p.n_expert, " experts of ", p.gate.rows, "x", p.gate.cols,
+                                                   " (", GgmlTypeName(p.gate.type), "/", GgmlTypeName(p.down.type), ")"));
+  }
+  const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
+  const int32_t pairs = p.n_tokens * p.k;
+  const Scratch s = Carve(p.scratch, n_embd, n_ff, pairs);
+  if (NeedsQ8(p.gate.type) || NeedsQ8(p.up.type)) Quantize(p.x, n_embd, p.n_tokens, s.xq, s.xm, stream);
+  LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream);
+  LaunchGather(p.up, p, p.k, s.xq, s.xm, p.x, s.up, stream);
+  HOBBIT_RETURN_IF_ERROR(SiluMulF32(s.gate, s.up, pairs * n_ff, s.gate, stream));
+  if (NeedsQ8(p.down.type)) Quantize(s.gate, n_ff, pairs, s.aq, s.am, stream);
+  LaunchGather(p.down, p, 1, s.aq, s.am, s.gate, s.down, stream);
+  const int64_t n = p.n_tokens * n_embd;
+  CombineKernel<<<cuda_internal::GridFor(n, 256), 256, 0, stream>>>(s.down, p.ids, p.weights, p.n_expert, p.n_tokens,
+                                                                    p.k, n_embd, p.out);
+  return cuda_internal::LaunchStatus("cuda routed experts");
+}
+
+}  // namespace hobbit::kernels

@@ -1,0 +1,60 @@
+// RoutedExperts on CUDA: one MoE layer's routed experts for a decode-sized batch, on the router's
+// choice as it lies in device memory (no round trip to the host):
+//   out[t, :] += sum_j weights[t, j] * down_e(silu(gate_e x[t, :]) * up_e x[t, :]),  e = ids[t, j].
+// Each (token, slot) pair is one grid row of a gathered matrix-vector product: its expert's
+// matrix is found through a device table of per-expert addresses, read after the router wrote
+// the ids. Activations are quantized to int8 blocks of 32 for the quantized weight types (as the
+// decode matvec does, kernels/cuda/quant_matvec.h); float weight types take float activations.
+//
+// Shape/limits: pairs = n_tokens * k <= kRoutedExpertsMaxPairs; every matrix a type with an
+// integer or float dot (internal/dp4a_blocks.cuh) and its alignment; n_embd and n_ff multiples of
+// 32 where activations are quantized. Scratch: RoutedExpertsScratchBytes, 16-byte aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "kernels/base/ggml_type.h"
+
+struct CUstream_st;
+
+namespace hobbit::kernels {
+
+inline constexpr int32_t kRoutedExpertsMaxPairs = 64;
+
+// One of the three matrices of every expert: type and shape (the same for every expert) and a
+// device table of n_expert device addresses.
+struct RoutedMatrix {
+  GgmlType type = GgmlType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_bytes = 0;
+  const void* const* table = nullptr;  // device [n_expert]
+};
+
+struct RoutedExpertsParams {
+  RoutedMatrix gate, up, down;  // gate/up: n_ff x n_embd; down: n_embd x n_ff
+  int32_t n_expert = 0;
+  const float* x = nullptr;        // device [n_tokens, n_embd], 16-byte aligned
+  const int32_t* ids = nullptr;    // device [n_tokens, k]
+  const float* weights = nullptr;  // device [n_tokens, k]
+  int32_t n_tokens = 0;
+  int32_t k = 0;
+  float* out = nullptr;            // device [n_tokens, n_embd], accumulated into
+  void* scratch = nullptr;         // device, RoutedExpertsScratchBytes(...)
+  size_t scratch_bytes = 0;
+};
+
+size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs);
+
+// Whether the types and shapes fit (the expert addresses' alignment is the caller's to check with
+// RoutedMatrixAddressFits when it builds the tables).
+bool RoutedExpertsCanRun(const RoutedExpertsParams& p);
+bool RoutedMatrixAddressFits(GgmlType type, const void* address);
+
+// InvalidArgument (naming the shape) when !RoutedExpertsCanRun(p). Expert ids outside
+// [0, n_expert) contribute nothing.
+absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream);
+
+}  // namespace hobbit::kernels
