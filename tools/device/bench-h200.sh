@@ -14,6 +14,8 @@
 #   mixtral-q4_0     8 layers, Q4_0 highs and int2 lows: the file llama.cpp was measured on
 #                    (hobbit-algorithms.md: 47 / 70 tok/s at 25 / 50 % of the experts on the GPU)
 #   qwen3            qwen3-30b-a3b, all 48 layers, Q8_0
+#   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and Q4_K,
+#                    with the router's choice kept on the device (engine.device_routing) and not
 set -uo pipefail
 
 bundle="${1:?usage: $0 BUNDLE_DIR}"
@@ -37,6 +39,16 @@ for b in ${BENCHES:-mixtral qwen3}; do
                >"$out/bench-$b-nothrottle.txt" 2>"$out/bench-$b-nothrottle.log"
              echo "exit $? (throttle off)"; grep -E "^(ondemand|hobbit)" "$out/bench-$b-nothrottle.txt" | head -6
              args+=(--cpu-path on) ;;
+    resident)
+             for type in q8_0 q4_k; do
+               for routing in off on; do
+                 timeout 120 "$tool" bench --preset mixtral-8x7b --layers 8 --type "$type" --modes resident --tokens 64 \
+                   --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" \
+                   --json "$out/bench-resident-$type-routing-$routing.json" >"$out/bench-resident-$type-routing-$routing.txt" 2>&1
+                 echo "exit $? ($type, device routing $routing)"; grep -E "^resident" "$out/bench-resident-$type-routing-$routing.txt" | head -1
+               done
+             done
+             continue ;;
     mixtral-q4_0)
              args=(--preset mixtral-8x7b --layers 8 --type q4_0 --low-format int2 --budgets 0.25,0.5
                    --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 8 --batch-steps 8
