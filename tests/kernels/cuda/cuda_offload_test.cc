@@ -19,6 +19,7 @@
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
+#include "tests/support/fixture_files.h"
 
 namespace hobbit::runtime {
 namespace {
@@ -222,12 +223,7 @@ TEST_F(CudaOffloadTest, CpuPathOnASlowLinkMatchesResident) {
   ASSERT_NE(h.model, nullptr);
   const std::vector<float> got = RunSequence(h, *gpu_);
   ASSERT_EQ(got.size(), want.size());
-  double err = 0.0, norm = 0.0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    err += (got[i] - want[i]) * double{got[i] - want[i]};
-    norm += want[i] * double{want[i]};
-  }
-  EXPECT_LT(std::sqrt(err / norm), 1e-5);
+  EXPECT_LT(test_support::RelativeError(got, want), 1e-5);
   const ExpertStats& s = h.loader->total_stats();
   ExpectCountersAddUp(s);
   EXPECT_GT(s.misses_host, 0u);

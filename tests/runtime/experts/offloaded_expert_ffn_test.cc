@@ -22,6 +22,7 @@
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
+#include "tests/support/fixture_files.h"
 #include "tools/hobbit_tool/synth_model.h"
 
 namespace hobbit::runtime {
@@ -469,12 +470,7 @@ TEST(OffloadedExpertFfnTest, CpuPathComputesMissesOnTheHostWhenTheLinkIsSlow) {
   l.backend->copied = 0;
   const std::vector<float> got = RunSequence(l);
   ASSERT_EQ(got.size(), want.size());
-  double err = 0.0, norm = 0.0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    err += (got[i] - want[i]) * double{got[i] - want[i]};
-    norm += want[i] * double{want[i]};
-  }
-  EXPECT_LT(std::sqrt(err / norm), 1e-5);
+  EXPECT_LT(test_support::RelativeError(got, want), 1e-5);
   const ExpertStats& s = l.loader->total_stats();
   ExpectCountersAddUp(s, l.backend->copied);
   EXPECT_GT(s.misses_host, 0u);
