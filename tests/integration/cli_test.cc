@@ -119,5 +119,21 @@ TEST(CliTest, GenerateReportsExpertCountersPerPrecisionPolicy) {
       << speed.err;
 }
 
+// The CPU path end to end: on a slow (paced) link hobbitd computes misses on the CPU, and the
+// final line counts them.
+TEST(CliTest, CpuPathMissesAreReported) {
+  if (!std::filesystem::exists(kTestModel)) GTEST_SKIP() << kTestModel << " is missing";
+  auto daemon = DaemonProcess::Start(
+      "experts:\n  mode: hobbit\n  gpu_cache_bytes: 300000\n  copy_bandwidth: 2.0e7\n  cpu_path: true\n"
+      "  cpu_path_threads: 1\n");
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  CliRun run = RunCli({"generate", "--server", (*daemon)->address(), "--prompt", "def main(", "--max-tokens", "12",
+                       "--temperature", "0", "--ignore-eos"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const size_t at = run.err.find(" misses_host=");
+  ASSERT_NE(at, std::string::npos) << run.err;
+  EXPECT_GT(std::stoll(run.err.substr(at + 13)), 0) << run.err;
+}
+
 }  // namespace
 }  // namespace hobbit::integration
