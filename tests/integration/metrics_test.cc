@@ -43,10 +43,12 @@ constexpr char kOndemandYaml[] =
     "metrics:\n  listen: 127.0.0.1:0\n"
     "experts:\n  mode: ondemand-lru\n  gpu_cache_bytes: 300000\n  copy_bandwidth: 2.0e8\n";
 // The hobbit mode also loads low-precision copies and prefetches, so every expert-cache series
-// of the dashboard moves.
+// of the dashboard moves. The prefetch throttle is off: on this paced link it would (rightly)
+// stop prefetching whenever a layer computes faster than a copy, and the prefetch series would
+// depend on the machine's speed.
 constexpr char kHobbitYaml[] =
     "metrics:\n  listen: 127.0.0.1:0\n"
-    "experts:\n  mode: hobbit\n  gpu_cache_bytes: 300000\n  copy_bandwidth: 2.0e8\n";
+    "experts:\n  mode: hobbit\n  gpu_cache_bytes: 300000\n  copy_bandwidth: 2.0e8\n  prefetch_throttle: false\n";
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

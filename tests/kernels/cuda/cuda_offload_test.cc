@@ -176,6 +176,7 @@ TEST_F(CudaOffloadTest, OndemandLruAndQualityHobbitEqualResident) {
     hob.balanced = PrecisionThresholds{1.0f, 1.0f};
     hob.gpu_cache_bytes = 7 * slot;
     hob.prefetch_depth = 1;
+    hob.prefetch_throttle = false;  // every predicted miss: the prefetch path is exercised for sure
     Loaded h = Load(*gpu_, kMixtral + name, hob);
     ASSERT_NE(h.model, nullptr);
     EXPECT_TRUE(h.loader->store().low_pinned());
