@@ -153,6 +153,8 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberStr(w, "expert_type", c.expert_type);
   MemberStr(w, "low_type", c.low_type);
   MemberStr(w, "backend", c.backend);
+  w.Key("device_routing");
+  w.Bool(c.device_routing);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);

@@ -69,6 +69,7 @@ struct BenchConfig {
   int64_t all_expert_bytes = 0;       // every routed expert's high copy
   int64_t all_expert_low_bytes = 0;   // every routed expert's low copy
   std::string backend;
+  bool device_routing = false;  // resident: the router's choice stayed on the device
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
   std::string stream_source;  // "text:<path>" or "seeded prompt + resident greedy continuation"
   int32_t stream_tokens = 0, prompt_tokens = 0, warmup = 0, batch = 0, batch_steps = 0;
