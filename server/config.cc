@@ -59,14 +59,16 @@ Reader IntReader(Int* out, int64_t lo, int64_t hi) {
   };
 }
 
-Reader DoubleReader(double* out, double lo, double hi) {
+// A finite number in [lo, hi], stored as Real (double or float).
+template <typename Real>
+Reader NumberReader(Real* out, double lo, double hi) {
   return [out, lo, hi](const YAML::Node& value) -> absl::Status {
     double parsed = 0;
     if (!value.IsScalar() || !absl::SimpleAtod(value.Scalar(), &parsed) || !std::isfinite(parsed) ||
         parsed < lo || parsed > hi) {
       return WrongValue(absl::StrCat("a number in [", lo, ", ", hi, "]"), value);
     }
-    *out = parsed;
+    *out = static_cast<Real>(parsed);
     return absl::OkStatus();
   };
 }
@@ -142,18 +144,6 @@ Reader StringReader(std::string* out) {
   };
 }
 
-Reader FloatReader(float* out, double lo, double hi) {
-  return [out, lo, hi](const YAML::Node& value) -> absl::Status {
-    double parsed = 0;
-    if (!value.IsScalar() || !absl::SimpleAtod(value.Scalar(), &parsed) || !std::isfinite(parsed) ||
-        parsed < lo || parsed > hi) {
-      return WrongValue(absl::StrCat("a number in [", lo, ", ", hi, "]"), value);
-    }
-    *out = static_cast<float>(parsed);
-    return absl::OkStatus();
-  };
-}
-
 Reader LogLevelReader(LogLevel* out) {
   return [out](const YAML::Node& value) -> absl::Status {
     if (!value.IsScalar()) return WrongValue("debug, info, warning or error", value);
@@ -174,24 +164,24 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"mode", EnumReader(&e->mode, [](const std::string& s) { return runtime::ParseExpertMode(s); },
                           "resident, ondemand-lru, static-low or hobbit")},
       {"gpu_cache_bytes", IntReader(&e->gpu_cache_bytes, 0, kInt64Max)},
-      {"high_pool_fraction", DoubleReader(&e->high_pool_fraction, 0.0, 1.0)},
+      {"high_pool_fraction", NumberReader(&e->high_pool_fraction, 0.0, 1.0)},
       {"low_format", EnumReader(&e->low_format, [](const std::string& s) { return runtime::ParseLowFormat(s); },
                                 "int4, int2 or auto")},
-      {"t1", FloatReader(&e->balanced.t1, 0.0, 1.0)},
-      {"t2", FloatReader(&e->balanced.t2, 0.0, 1.0)},
-      {"speed_t1", FloatReader(&e->speed.t1, 0.0, 1.0)},
-      {"speed_t2", FloatReader(&e->speed.t2, 0.0, 1.0)},
+      {"t1", NumberReader(&e->balanced.t1, 0.0, 1.0)},
+      {"t2", NumberReader(&e->balanced.t2, 0.0, 1.0)},
+      {"speed_t1", NumberReader(&e->speed.t1, 0.0, 1.0)},
+      {"speed_t2", NumberReader(&e->speed.t2, 0.0, 1.0)},
       {"fastest_policy", EnumReader(&e->fastest_policy, policy, "quality, balanced or speed")},
       {"default_policy", EnumReader(&e->default_policy, policy, "quality, balanced or speed")},
-      {"w_lru", DoubleReader(&e->w_lru, 0.0, 1.0)},
-      {"w_lfu", DoubleReader(&e->w_lfu, 0.0, 1.0)},
-      {"w_lhu", DoubleReader(&e->w_lhu, 0.0, 1.0)},
-      {"w_fld", DoubleReader(&e->w_fld, 0.0, 1.0)},
+      {"w_lru", NumberReader(&e->w_lru, 0.0, 1.0)},
+      {"w_lfu", NumberReader(&e->w_lfu, 0.0, 1.0)},
+      {"w_lhu", NumberReader(&e->w_lhu, 0.0, 1.0)},
+      {"w_fld", NumberReader(&e->w_fld, 0.0, 1.0)},
       {"prefetch_depth", IntReader(&e->prefetch_depth, 0, 16)},
       {"prefetch_throttle", BoolReader(&e->prefetch_throttle)},
       {"cpu_path", BoolReader(&e->cpu_path)},
       {"cpu_path_threads", IntReader(&e->cpu_path_threads, 0, 1024)},
-      {"copy_bandwidth", DoubleReader(&e->copy_bandwidth, 0.0, 1e15)},
+      {"copy_bandwidth", NumberReader(&e->copy_bandwidth, 0.0, 1e15)},
       {"state_dir", StringReader(&e->state_dir)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},
       {"pin_host", BoolReader(&e->pin_host)},
@@ -230,7 +220,7 @@ std::vector<Section> Schema(DaemonConfig* c) {
         {"min_client_ping_interval_seconds",
          IntReader(&srv.min_client_ping_interval_seconds, 0, 86400)},
         {"permit_keepalive_without_calls", BoolReader(&srv.permit_keepalive_without_calls)},
-        {"drain_timeout_seconds", DoubleReader(&srv.drain_timeout_seconds, 0.0, 86400.0)}}},
+        {"drain_timeout_seconds", NumberReader(&srv.drain_timeout_seconds, 0.0, 86400.0)}}},
       {"experts", ExpertKeys(&c->engine.experts)},
       {"tls",
        {{"cert_file", PathReader(&srv.tls.cert_file)},
