@@ -177,9 +177,7 @@ bool RoutedExpertsCanRun(const RoutedExpertsParams& p) {
   const int32_t pairs = p.n_tokens * p.k;
   return p.n_tokens >= 1 && p.k >= 1 && pairs <= kRoutedExpertsMaxPairs && p.n_expert >= 1 && Fits(p.gate) &&
          Fits(p.up) && Fits(p.down) && p.up.rows == n_ff && p.up.cols == n_embd && p.down.rows == n_embd &&
-         p.down.cols == n_ff && reinterpret_cast<uintptr_t>(p.x) % 16 == 0 && p.scratch != nullptr &&
-         reinterpret_cast<uintptr_t>(p.scratch) % 16 == 0 &&
-         p.scratch_bytes >= RoutedExpertsScratchBytes(n_embd, n_ff, pairs);
+         p.down.cols == n_ff && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
 }
 
 absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
@@ -190,6 +188,12 @@ absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
   }
   const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
   const int32_t pairs = p.n_tokens * p.k;
+  if (p.scratch == nullptr || reinterpret_cast<uintptr_t>(p.scratch) % 16 != 0 ||
+      p.scratch_bytes < RoutedExpertsScratchBytes(n_embd, n_ff, pairs)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: scratch of ", p.scratch_bytes, " bytes, ",
+                                                   RoutedExpertsScratchBytes(n_embd, n_ff, pairs),
+                                                   " needed, 16-byte aligned"));
+  }
   const Scratch s = Carve(p.scratch, n_embd, n_ff, pairs);
   if (NeedsQ8(p.gate.type) || NeedsQ8(p.up.type)) Quantize(p.x, n_embd, p.n_tokens, s.xq, s.xm, stream);
   LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream);

@@ -49,11 +49,11 @@ struct RoutedExpertsParams {
 size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs);
 
 // Whether the types and shapes fit (the expert addresses' alignment is the caller's to check with
-// RoutedMatrixAddressFits when it builds the tables).
+// RoutedMatrixAddressFits when it builds the tables; the scratch is checked by RoutedExperts).
 bool RoutedExpertsCanRun(const RoutedExpertsParams& p);
 bool RoutedMatrixAddressFits(GgmlType type, const void* address);
 
-// InvalidArgument (naming the shape) when !RoutedExpertsCanRun(p). Expert ids outside
+// InvalidArgument (naming the shape) when !RoutedExpertsCanRun(p) or the scratch is short. Expert ids outside
 // [0, n_expert) contribute nothing.
 absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream);
 

@@ -404,6 +404,8 @@ const void* const* CudaBackend::ExpertTable(std::span<const WeightView> views) {
            kernels::RoutedMatrixAddressFits(static_cast<GgmlType>(v.type), v.data);
     addresses.push_back(v.data);
   }
+  // A table that cannot be made (an address the kernel cannot take, or no device memory for it)
+  // is remembered as none: these experts then run the host-routed way, which needs no table.
   std::unique_ptr<DeviceBuffer> table;
   if (fits) {
     absl::StatusOr<std::unique_ptr<DeviceBuffer>> buffer = Allocate(addresses.size() * sizeof(void*), "expert table");
@@ -425,44 +427,43 @@ kernels::RoutedMatrix Matrix(const WeightView& first, const void* const* table) 
 
 }  // namespace
 
-bool CudaBackend::RoutedExpertsCanRun(const RoutedExpertsParams& p) {
-  if (p.gate.empty() || p.up.size() != p.gate.size() || p.down.size() != p.gate.size()) return false;
-  if (p.n_tokens < 1 || p.n_tokens > kRoutedExpertsMaxTokens) return false;
+std::optional<kernels::RoutedExpertsParams> CudaBackend::RoutedKernelParams(const RoutedExpertsParams& p) {
+  if (p.gate.empty() || p.up.size() != p.gate.size() || p.down.size() != p.gate.size()) return std::nullopt;
+  if (p.n_tokens < 1 || p.n_tokens > kRoutedExpertsMaxTokens) return std::nullopt;
   for (const std::span<const WeightView>* m : {&p.gate, &p.up, &p.down}) {
     // Quantized weights need int8 activations here; without them the experts run the host-routed way.
     const auto type = static_cast<GgmlType>((*m)[0].type);
     if (!options_.int8_activations && type != GgmlType::kF32 && type != GgmlType::kF16 && type != GgmlType::kBF16) {
-      return false;
+      return std::nullopt;
     }
-    if (ExpertTable(*m) == nullptr) return false;
   }
-  kernels::RoutedExpertsParams k{.gate = Matrix(p.gate[0], ExpertTable(p.gate)),
-                                 .up = Matrix(p.up[0], ExpertTable(p.up)),
-                                 .down = Matrix(p.down[0], ExpertTable(p.down)),
-                                 .n_expert = static_cast<int32_t>(p.gate.size()), .x = p.x, .ids = p.ids,
-                                 .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k, .out = p.out,
-                                 .scratch = reinterpret_cast<void*>(uintptr_t{256}),  // shape check only
-                                 .scratch_bytes = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows,
-                                                                                     p.n_tokens * p.k)};
-  return kernels::RoutedExpertsCanRun(k);
+  const void* const* gate = ExpertTable(p.gate);
+  const void* const* up = ExpertTable(p.up);
+  const void* const* down = ExpertTable(p.down);
+  if (gate == nullptr || up == nullptr || down == nullptr) return std::nullopt;
+  kernels::RoutedExpertsParams k{.gate = Matrix(p.gate[0], gate), .up = Matrix(p.up[0], up),
+                                 .down = Matrix(p.down[0], down), .n_expert = static_cast<int32_t>(p.gate.size()),
+                                 .x = p.x, .ids = p.ids, .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k,
+                                 .out = p.out};
+  if (!kernels::RoutedExpertsCanRun(k)) return std::nullopt;
+  return k;
 }
 
+bool CudaBackend::RoutedExpertsCanRun(const RoutedExpertsParams& p) { return RoutedKernelParams(p).has_value(); }
+
 absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
-  if (!RoutedExpertsCanRun(p)) {
+  std::optional<kernels::RoutedExpertsParams> k = RoutedKernelParams(p);
+  if (!k) {
     return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: cannot run ", p.n_tokens, " tokens x top-", p.k,
                                                    " over ", p.gate.size(), " experts"));
   }
-  // Sized for the most pairs, so the buffer grows (and the stream syncs) once.
+  // Sized for the most tokens, so the buffer grows (and the stream syncs) once.
   const size_t need = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows,
                                                          kRoutedExpertsMaxTokens * p.k);
   HOBBIT_RETURN_IF_ERROR(Reserve(routed_scratch_, need, "routed experts scratch"));
-  kernels::RoutedExpertsParams k{.gate = Matrix(p.gate[0], ExpertTable(p.gate)),
-                                 .up = Matrix(p.up[0], ExpertTable(p.up)),
-                                 .down = Matrix(p.down[0], ExpertTable(p.down)),
-                                 .n_expert = static_cast<int32_t>(p.gate.size()), .x = p.x, .ids = p.ids,
-                                 .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k, .out = p.out,
-                                 .scratch = routed_scratch_->data(), .scratch_bytes = routed_scratch_->bytes()};
-  return kernels::RoutedExperts(k, stream_);
+  k->scratch = routed_scratch_->data();
+  k->scratch_bytes = routed_scratch_->bytes();
+  return kernels::RoutedExperts(*k, stream_);
 }
 
 }  // namespace hobbit::runtime

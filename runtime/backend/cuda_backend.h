@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "kernels/cuda/routed_experts.h"
 #include "runtime/backend/backend.h"
 
 struct CUstream_st;
@@ -96,6 +97,8 @@ class CudaBackend final : public Backend {
   // The device table of one matrix's per-expert addresses (built once per matrix, keyed by its
   // first expert's address); null when an address does not fit the routed-experts kernel.
   const void* const* ExpertTable(std::span<const WeightView> views);
+  // The kernel's parameters for RoutedExperts (no scratch yet), or nullopt where it cannot run.
+  std::optional<kernels::RoutedExpertsParams> RoutedKernelParams(const RoutedExpertsParams& p);
   // Retires the copies that have completed (pending_ front to back); with `until`, blocks until
   // the copies up to that fence have.
   absl::Status RetireCopies(std::optional<CopyFence> until);
