@@ -396,25 +396,30 @@ absl::StatusOr<int32_t> OffloadedExpertFfn::Load(int32_t layer, int32_t expert, 
 absl::Status OffloadedExpertFfn::Flush(int32_t layer) {
   std::vector<Work*> ready = std::move(ready_);
   ready_.clear();
+  absl::Status status;
   for (Work* w : ready) {
-    const CopyTicket& ticket = cache_->ready(w->precision, w->slot);
-    HOBBIT_ASSIGN_OR_RETURN(const bool arrived, link_->Done(ticket));
-    const bool pending = !arrived;
-    if (pending) {
-      HOBBIT_ASSIGN_OR_RETURN(const double waited, link_->Wait(ticket));
-      total_.load_wait_seconds += waited;
-      SeqStats(w->seqs[0]).load_wait_seconds += waited;
-    }
-    for (PrefetchEntry& p : prefetches_) {
-      if (p.layer == layer && p.expert == w->expert && p.slot == w->slot && p.precision == w->precision) {
-        p.late = p.late || pending;
-      }
-    }
-    absl::Status s = Compute(layer, *w, run_x_, run_out_);
+    // After a failure the rest only give their pins back: a slot must not stay pinned forever.
+    if (status.ok()) status = WaitAndCompute(layer, *w);
     cache_->Unpin(w->precision, w->slot);
-    HOBBIT_RETURN_IF_ERROR(s);
   }
-  return absl::OkStatus();
+  return status;
+}
+
+absl::Status OffloadedExpertFfn::WaitAndCompute(int32_t layer, const Work& w) {
+  const CopyTicket& ticket = cache_->ready(w.precision, w.slot);
+  HOBBIT_ASSIGN_OR_RETURN(const bool arrived, link_->Done(ticket));
+  const bool pending = !arrived;
+  if (pending) {
+    HOBBIT_ASSIGN_OR_RETURN(const double waited, link_->Wait(ticket));
+    total_.load_wait_seconds += waited;
+    SeqStats(w.seqs[0]).load_wait_seconds += waited;
+  }
+  for (PrefetchEntry& p : prefetches_) {
+    if (p.layer == layer && p.expert == w.expert && p.slot == w.slot && p.precision == w.precision) {
+      p.late = p.late || pending;
+    }
+  }
+  return Compute(layer, w, run_x_, run_out_);
 }
 
 absl::Status OffloadedExpertFfn::Compute(int32_t layer, const Work& w, const float* x, float* out) {

@@ -92,6 +92,8 @@ class OffloadedExpertFfn final : public ExpertFfn {
   absl::StatusOr<int32_t> Load(int32_t layer, int32_t expert, Precision p, int32_t layer_now, int64_t seq,
                                bool prefetch);
   absl::Status Flush(int32_t layer);
+  // One resolved expert: waits for its copy, then runs it.
+  absl::Status WaitAndCompute(int32_t layer, const Work& w);
   absl::Status Compute(int32_t layer, const Work& w, const float* x, float* out);
   absl::Status Prefetch(int32_t layer, const float* x, const ExpertRouting& routing);
   void SettlePrefetches(int32_t layer);
