@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/engine/engine.h"
@@ -28,7 +29,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GenerateHandler::Start(
 void GenerateHandler::Submit(const grpc::ByteBuffer& buffer, const ServingState& state) {
   v1::GenerateRequest request;
   absl::Status decoded = DecodeRequest(buffer, &request);
-  request_id_ = request.request_id().size() <= kMaxRequestIdBytes ? request.request_id() : "";
+  // Logged before it is validated (a rejected request is logged too): escaped, so an id with a
+  // newline cannot forge a log line.
+  request_id_ = request.request_id().size() <= kMaxRequestIdBytes ? absl::CHexEscape(request.request_id()) : "";
   absl::StatusOr<const ServingContext*> serving = state.ForGenerate();
   absl::StatusOr<runtime::GenerateRequest> engine_request = absl::UnknownError("not converted");
   if (!decoded.ok()) {

@@ -267,6 +267,9 @@ std::vector<BadRequest> BadRequests() {
        kInvalid, "precision_policy"},
       {"request id too long", [](v1::GenerateRequest* r) { r->set_request_id(std::string(200, 'r')); },
        kInvalid, "request_id"},
+      {"request id with a newline",
+       [](v1::GenerateRequest* r) { r->set_request_id("abc\nFORGED E hobbitd: injected"); }, kInvalid,
+       "request_id"},
       {"invalid UTF-8 text", [](v1::GenerateRequest* r) { r->set_text("bad \xC3\x28 text"); },
        kInvalid, "text"},
       {"invalid UTF-8 stop string", [](v1::GenerateRequest* r) { r->add_stop("\xFF"); }, kInvalid,
@@ -289,6 +292,10 @@ TEST_F(DaemonTest, BadRequestsAreRejectedNamingTheField) {
         << bad.name << ": " << result.status.error_message();
     EXPECT_FALSE(result.final.has_value()) << bad.name;
   }
+  // The rejected id was logged escaped: it could not start a log line of its own.
+  const std::string log = daemon_->process().stderr_text();
+  EXPECT_EQ(log.find("\nFORGED"), std::string::npos) << log;
+  EXPECT_NE(log.find("abc\\nFORGED"), std::string::npos) << log;
   // Still serving.
   StreamResult after = RunGenerate(daemon_->stub(), GreedyTokens({1, 2}, 3));
   EXPECT_TRUE(after.status.ok()) << after.status.error_message();
