@@ -144,6 +144,19 @@ Reader StringReader(std::string* out) {
   };
 }
 
+// 0 (no pacing) or at least 1 MB/s: a smaller pace would make every expert copy take hours.
+Reader CopyBandwidthReader(double* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    double parsed = 0;
+    if (!value.IsScalar() || !absl::SimpleAtod(value.Scalar(), &parsed) || !std::isfinite(parsed) ||
+        (parsed != 0.0 && (parsed < 1e6 || parsed > 1e15))) {
+      return WrongValue("0 (no pacing) or bytes/s in [1e6, 1e15]", value);
+    }
+    *out = parsed;
+    return absl::OkStatus();
+  };
+}
+
 Reader LogLevelReader(LogLevel* out) {
   return [out](const YAML::Node& value) -> absl::Status {
     if (!value.IsScalar()) return WrongValue("debug, info, warning or error", value);
@@ -181,7 +194,7 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"prefetch_throttle", BoolReader(&e->prefetch_throttle)},
       {"cpu_path", BoolReader(&e->cpu_path)},
       {"cpu_path_threads", IntReader(&e->cpu_path_threads, 0, 1024)},
-      {"copy_bandwidth", NumberReader(&e->copy_bandwidth, 0.0, 1e15)},
+      {"copy_bandwidth", CopyBandwidthReader(&e->copy_bandwidth)},
       {"state_dir", StringReader(&e->state_dir)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},
       {"pin_host", BoolReader(&e->pin_host)},
@@ -201,7 +214,7 @@ std::vector<Section> Schema(DaemonConfig* c) {
         {"device_routing", BoolReader(&c->engine.device_routing)}}},
       {"scheduler",
        {{"max_running", IntReader(&sched.max_running, 1, 4096)},
-        {"max_waiting", IntReader(&sched.max_waiting, 0, 1 << 20)},
+        {"max_waiting", IntReader(&sched.max_waiting, 1, 1 << 20)},
         {"step_token_budget", IntReader(&sched.step_token_budget, 1, 1 << 20)},
         {"max_context", IntReader(&sched.max_context, 0, kInt32Max)},
         {"max_tokens_limit", IntReader(&sched.max_tokens_limit, 1, kInt32Max)},
@@ -342,6 +355,11 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text, absl
 }
 
 absl::StatusOr<DaemonConfig> LoadDaemonConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    // A directory opens and reads as empty text, which would mean "all defaults": no TLS, no auth.
+    return absl::InvalidArgumentError(absl::StrCat("config file '", path, "' is not a regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file '", path, "'"));
   std::stringstream text;

@@ -115,6 +115,13 @@ TEST(ConfigTest, MissingFileNamesThePath) {
   EXPECT_NE(config.status().message().find("no/such/hobbitd.yaml"), absl::string_view::npos);
 }
 
+// A directory reads as empty text, which would silently mean "all defaults" (no TLS, no auth).
+TEST(ConfigTest, DirectoryIsNotAConfigFile) {
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfigFile(::testing::TempDir());
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("is not a regular file"), absl::string_view::npos) << config.status();
+}
+
 TEST(ConfigTest, FlagsOverrideTheFile) {
   std::string path = std::filesystem::temp_directory_path() / "hobbit_config_test_flags.yaml";
   {
@@ -224,6 +231,15 @@ TEST(ConfigTest, BadExpertValuesAreNamed) {
   config = ParseDaemonConfig("experts:\n  mode: ondemand-lru\n", "test.yaml");
   ASSERT_FALSE(config.ok());
   EXPECT_NE(config.status().message().find("gpu_cache_bytes"), absl::string_view::npos) << config.status();
+  // A pace of a few bytes per second would hang the first copy for hours.
+  config = ParseDaemonConfig("experts:\n  copy_bandwidth: 0.001\n", "test.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("experts.copy_bandwidth"), absl::string_view::npos) << config.status();
+  EXPECT_TRUE(ParseDaemonConfig("experts:\n  copy_bandwidth: 0\n", "test.yaml").ok());
+  // The engine needs room for one waiting request; the file check says so with the line.
+  config = ParseDaemonConfig("scheduler:\n  max_waiting: 0\n", "test.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("scheduler.max_waiting"), absl::string_view::npos) << config.status();
 }
 
 }  // namespace
