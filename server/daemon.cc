@@ -10,6 +10,7 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -70,7 +71,13 @@ absl::StatusOr<std::unique_ptr<runtime::Engine>> LoadEngine(const runtime::Engin
       runtime::Engine::Create(options, [notifier](std::string_view progress) {
         absl::string_view text(progress.data(), progress.size());
         notifier->Status(text);
-        Logger::Info(text);
+        // Loading reports problems it works around (pageable memory, an unwritable cache) as
+        // "warning: ..." lines; they must show at log.level warning.
+        if (absl::StartsWith(text, "warning: ")) {
+          Logger::Warning(text.substr(9));
+        } else {
+          Logger::Info(text);
+        }
       });
   if (!engine.ok()) {
     return absl::Status(engine.status().code(),

@@ -159,7 +159,7 @@ absl::StatusOr<std::unique_ptr<ExpertStore>> ExpertStore::Create(const ModelConf
     absl::Status written = store->WriteCache(layout);
     // The disk cache only saves start-up time: a failure to write it is reported, not fatal.
     say(written.ok() ? absl::StrCat("low-precision experts written to ", store->cache_path_)
-                     : absl::StrCat("could not write the low-precision expert cache: ", written.message()));
+                     : absl::StrCat("warning: could not write the low-precision expert cache: ", written.message()));
   }
   return store;
 }
