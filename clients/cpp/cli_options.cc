@@ -60,8 +60,9 @@ const std::map<std::string, FlagSpec, std::less<>>& Flags() {
                     }}},
       {"--timeout", {true, all, [](const std::string& v, CliOptions* o) {
                        double seconds;
-                       if (!absl::SimpleAtod(v, &seconds) || !(seconds > 0)) {
-                         return BadValue("--timeout", "seconds > 0", v);
+                       // Bounded so that it fits the deadline's microsecond count.
+                       if (!absl::SimpleAtod(v, &seconds) || !(seconds > 0) || !(seconds <= 1e9)) {
+                         return BadValue("--timeout", "seconds in (0, 1e9]", v);
                        }
                        o->timeout_seconds = seconds;
                        return absl::OkStatus();

@@ -78,6 +78,14 @@ int HobbitCli::Connect() {
   } else if (const char* env = std::getenv("HOBBIT_TOKEN"); env != nullptr) {
     token = std::string(absl::StripAsciiWhitespace(env));
   }
+  // gRPC aborts the process on metadata outside printable ASCII: refuse such a token instead.
+  for (char c : token) {
+    if (c < 0x20 || c > 0x7e) {
+      err_ << "hobbit: " << (options_.token_file.has_value() ? "--token-file" : "HOBBIT_TOKEN")
+           << ": the token may hold only printable ASCII characters\n";
+      return 2;
+    }
+  }
   if (!token.empty()) authorization_ = "Bearer " + token;
   stub_ = v1::Hobbit::NewStub(grpc::CreateChannel(options_.server, credentials));
   return 0;
@@ -136,12 +144,14 @@ bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
       stub_->Generate(&context, request);
   v1::GenerateResponse response;
+  bool failed = false;  // the stream ended with finish_reason error or aborted
   while (reader->Read(&response)) {
     if (response.has_chunk()) {
       out_ << response.chunk().text() << std::flush;
       text->append(response.chunk().text());
     } else if (response.has_final()) {
       const v1::Final& final = response.final();
+      failed = final.finish_reason() == v1::FINISH_REASON_ERROR || final.finish_reason() == v1::FINISH_REASON_ABORTED;
       out_ << "\n" << std::flush;
       err_ << absl::StrFormat(
           "[finish=%s prompt_tokens=%d generated_tokens=%d ttft=%.3fs total=%.3fs%s]\n",
@@ -166,7 +176,7 @@ bool HobbitCli::Stream(v1::GenerateRequest request, std::string* text) {
     Fail(status);
     return false;
   }
-  return true;
+  return !failed;  // scripts see a generation the server gave up on as a failure
 }
 
 int HobbitCli::Generate() {

@@ -1,5 +1,6 @@
 // The `hobbit` command-line client against a real hobbitd.
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -45,6 +46,17 @@ TEST(CliTest, WrongFlagIsAUsageError) {
   run = RunCli({"generate", "--prompt", "x", "--precision", "fastest"});
   EXPECT_EQ(run.code, 2);
   EXPECT_TRUE(absl::StrContains(run.err, "--precision: expected quality, balanced or speed")) << run.err;
+  run = RunCli({"generate", "--prompt", "x", "--timeout", "inf"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "--timeout: expected seconds in (0, 1e9]")) << run.err;
+  // gRPC would abort on a tab in the metadata: the client refuses the token first.
+  const std::string token_file = ::testing::TempDir() + "/hobbit_cli_bad_token";
+  {
+    std::ofstream(token_file) << "ab\tcd\n";
+  }
+  run = RunCli({"info", "--server", "127.0.0.1:1", "--token-file", token_file});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_TRUE(absl::StrContains(run.err, "--token-file: the token may hold only printable ASCII")) << run.err;
   run = RunCli({"fly"});
   EXPECT_EQ(run.code, 2);
   EXPECT_TRUE(absl::StrContains(run.err, "unknown command 'fly'")) << run.err;
