@@ -244,6 +244,12 @@ absl::StatusOr<runtime::GenerateRequest> ToEngineRequest(const v1::GenerateReque
   HOBBIT_ASSIGN_OR_RETURN(out.precision_policy, ConvertPrecisionPolicy(request.precision_policy()));
   // The prompt last: tokenizing is the expensive part and the cheap checks should fail first.
   HOBBIT_ASSIGN_OR_RETURN(out.prompt_tokens, PromptTokens(request, limits, encoder));
+  if (!request.has_max_tokens()) {
+    // The default never makes a request the client did not size exceed the context: it is cut
+    // to the room the prompt leaves (a prompt that leaves none is still named as the problem).
+    const auto room = static_cast<int64_t>(limits.max_context) - static_cast<int64_t>(out.prompt_tokens.size());
+    if (room >= 1 && room < out.max_tokens) out.max_tokens = static_cast<int32_t>(room);
+  }
   return out;
 }
 

@@ -113,6 +113,21 @@ TEST(ProtoConvertTest, UnsetFieldsKeepTheRuntimeDefaults) {
   EXPECT_EQ(out->precision_policy, runtime::PrecisionPolicy::kDefault);
 }
 
+// An unset max_tokens is cut to the room the prompt leaves in the context, so a long prompt is
+// not rejected for a field the client never set; a set max_tokens is kept (and checked later).
+TEST(ProtoConvertTest, DefaultMaxTokensFitsTheContextLeft) {
+  ByteEncoder encoder;
+  v1::GenerateRequest request;
+  request.set_text(std::string(50, 'a'));  // BOS + 50 tokens of a 64-token context: 13 left
+  absl::StatusOr<runtime::GenerateRequest> out = ToEngineRequest(request, TestLimits(), encoder);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->max_tokens, 13);
+  request.set_max_tokens(20);
+  out = ToEngineRequest(request, TestLimits(), encoder);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->max_tokens, 20);
+}
+
 TEST(ProtoConvertTest, ChatIsRenderedWithGenerationPromptByDefault) {
   v1::GenerateRequest request;
   v1::ChatMessage* message = request.mutable_chat()->add_messages();
