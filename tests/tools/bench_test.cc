@@ -289,6 +289,12 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
   r = RunShell(kTool + " bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("exceeds the model's context of 512"), std::string::npos) << r.output;
+  r = RunShell(kTool + " bench --preset tiny --weights inf,0,0,0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--weights: 'inf' is not a finite number"), std::string::npos) << r.output;
+  r = RunShell(kTool + " bench --preset tiny --json /no/such/folder/out.json");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
   r = RunShell(kTool + " bench --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("--budgets"), std::string::npos) << r.output;

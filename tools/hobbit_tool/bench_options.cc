@@ -1,6 +1,7 @@
 #include "tools/hobbit_tool/bench_options.h"
 
 #include <cmath>
+#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -43,7 +44,9 @@ absl::StatusOr<std::vector<double>> ParseDoubles(const std::string& text, const 
   std::vector<double> out;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     double v;
-    if (!absl::SimpleAtod(part, &v)) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", part, "' is not a number"));
+    if (!absl::SimpleAtod(part, &v) || !std::isfinite(v)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", part, "' is not a finite number"));
+    }
     out.push_back(v);
   }
   if (out.size() != n) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": wants ", n, " numbers, got ", out.size()));
@@ -230,6 +233,11 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(o.tune_step, flags.GetDouble("tune-step"));
   if (!(o.tune_step > 0.0 && o.tune_step <= 1.0)) return absl::InvalidArgumentError("--tune-step: must be in (0, 1]");
   o.json_path = flags.GetString("json");
+  if (!o.json_path.empty()) {
+    // Found out now, not after a run of minutes: the file can be written.
+    std::ofstream probe(o.json_path, std::ios::app);
+    if (!probe) return absl::InvalidArgumentError(absl::StrCat("--json: cannot write '", o.json_path, "'"));
+  }
   return o;
 }
 
