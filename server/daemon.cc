@@ -3,14 +3,19 @@
 #include <google/protobuf/stubs/logging.h>
 #include <pthread.h>
 
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -109,6 +114,45 @@ void DrainAndStop(int signal, const GrpcServerOptions& options, ServingState* st
   Logger::Info("gRPC server closed");
 }
 
+// The one thread that takes SIGTERM/SIGINT (blocked everywhere else), from before the model loads:
+// a signal while loading stops the process at once (loading cannot be interrupted and nothing is
+// being served yet); a signal once serving is handed to the main thread, which drains.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(const sigset_t& signals) {
+    auto shared = state_;
+    std::thread([shared, signals] {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      if (shared->loading.load()) {
+        Logger::Info(absl::StrCat("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                                  " while loading the model; stopping without serving"));
+        SystemdNotifier().Stopping();
+        std::_Exit(0);
+      }
+      shared->signal.store(signal);
+      shared->received.Notify();
+    }).detach();
+  }
+
+  // From now on a signal drains instead of stopping at once.
+  void Serving() { state_->loading.store(false); }
+  // Blocks until a signal; returns it.
+  int Wait() {
+    state_->received.WaitForNotification();
+    return state_->signal.load();
+  }
+
+ private:
+  // Shared with the detached thread, which may outlive Run's frame on an error return.
+  struct State {
+    std::atomic<bool> loading{true};
+    std::atomic<int> signal{0};
+    absl::Notification received;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 }  // namespace
 
 int Daemon::Run(const sigset_t& signals) {
@@ -142,6 +186,7 @@ int Daemon::Run(const sigset_t& signals) {
   Logger::Info(absl::StrCat("listening on ", host, ":", (*server)->port()));
   Logger::Info(absl::StrCat("gRPC security: ", (*server)->security()));
 
+  SignalWatcher watcher(signals);
   absl::StatusOr<std::unique_ptr<runtime::Engine>> engine = LoadEngine(config_.engine, &notifier);
   if (!engine.ok()) {
     Logger::Error(engine.status().ToString());
@@ -155,12 +200,12 @@ int Daemon::Run(const sigset_t& signals) {
   }
   state.Publish(std::move(*context));
   (*metrics)->AttachEngine(engine->get());
+  watcher.Serving();
   (*server)->SetServing(true);
   notifier.Ready();
   Logger::Info("serving");
 
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = watcher.Wait();
   DrainAndStop(signal, config_.server, &state, server->get(), engine->get(), &notifier);
   (*metrics)->AttachEngine(nullptr);
   engine->reset();
