@@ -24,57 +24,112 @@ constexpr int kRows = 4;  // rows of one expert matrix per block: their loads ar
 
 int64_t Align16(int64_t n) { return (n + 15) / 16 * 16; }
 
-// Grid (row blocks, pairs): block (b, p) computes rows [b * kRows, ...) of pair p's expert matrix
-// times its activation row (pair p / x_div of x). The expert comes from the router's ids through
-// the address table; an id out of range gives zeros.
-template <class T>
+// Grid (row blocks, expert groups): block (b, g) computes rows [b * kRows, ...) of the g-th
+// distinct expert among the router's ids (in order of first appearance; a group beyond the
+// distinct count exits) times the activation rows of every pair routed to it (pair p's row is p /
+// x_div of x), so each chosen expert's rows are read once however many tokens chose it. The
+// expert comes from the ids through the address table; ids out of range are no group (their
+// pairs' outputs are not written: the combine skips them).
+// kTokensPerPass: pairs of one expert dotted per read of its rows (1, 2, 4 or 8: the host picks
+// the least that holds n_tokens, the most pairs one expert can get, so batch 1 keeps the
+// registers, and the occupancy, of a plain matrix-vector product).
+template <class T, int kTokensPerPass>
 __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* __restrict__ table,
-                                                             const int32_t* __restrict__ ids, int32_t n_expert,
-                                                             int64_t rows, int64_t cols, int64_t row_bytes, int x_div,
+                                                             const int32_t* __restrict__ ids, int32_t n_pairs,
+                                                             int32_t n_expert, int64_t rows, int64_t cols,
+                                                             int64_t row_bytes, int x_div,
                                                              const int8_t* __restrict__ xq, const float4* __restrict__ xm,
                                                              const float* __restrict__ xf, float* __restrict__ y) {
-  const int pair = static_cast<int>(blockIdx.y);
-  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
-  float* y_pair = y + static_cast<int64_t>(pair) * rows;
-  const int32_t e = ids[pair];
-  if (e < 0 || e >= n_expert) {
-    if (threadIdx.x < kRows && row0 + threadIdx.x < rows) y_pair[row0 + threadIdx.x] = 0.0f;
-    return;
+  __shared__ int s_expert;
+  __shared__ int s_count;
+  __shared__ int s_pair[kRoutedExpertsMaxPairs];
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  if (warp == 0) {
+    const unsigned below = (1u << lane) - 1u;
+    // The group's expert: the blockIdx.y-th id that is in range and not seen at an earlier pair.
+    int expert = -1, seen = 0;
+    for (int base = 0; base < n_pairs; base += 32) {
+      const int p = base + lane;
+      const int id = p < n_pairs ? ids[p] : -1;
+      bool first = id >= 0 && id < n_expert;
+      for (int q = 0; q < p && first; ++q) first = ids[q] != id;
+      const unsigned mask = __ballot_sync(0xffffffffu, first);
+      if (first && seen + __popc(mask & below) == static_cast<int>(blockIdx.y)) expert = id;
+      seen += __popc(mask);
+    }
+    // Every lane learns the expert (at most one lane found it), then the pairs routed to it.
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) expert = max(expert, __shfl_xor_sync(0xffffffffu, expert, off));
+    int count = 0;
+    for (int base = 0; base < n_pairs && expert >= 0; base += 32) {
+      const int p = base + lane;
+      const bool hit = p < n_pairs && ids[p] == expert;
+      const unsigned mask = __ballot_sync(0xffffffffu, hit);
+      if (hit) s_pair[count + __popc(mask & below)] = p;
+      count += __popc(mask);
+    }
+    if (lane == 0) {
+      s_expert = expert;
+      s_count = count;
+    }
   }
-  const auto* w = static_cast<const uint8_t*>(table[e]);
-  const int64_t x0 = static_cast<int64_t>(pair / x_div) * cols;
+  __syncthreads();
+  const int expert = s_expert, count = s_count;
+  if (expert < 0) return;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  const auto* w = static_cast<const uint8_t*>(table[expert]);
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   const uint8_t* row_ptr[kRows];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) row_ptr[r] = w + min(row0 + r, rows - 1) * row_bytes;  // extra rows: not stored
-  float acc[kRows];
+  __shared__ float partial[kThreads / 32][kRows][kTokensPerPass];
+  for (int c0 = 0; c0 < count; c0 += kTokensPerPass) {
+    const int n = min(kTokensPerPass, count - c0);
+    int64_t x0[kTokensPerPass];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < n_items; i += static_cast<int>(blockDim.x)) {
-    const int64_t block = i / T::kSubs;
-    const int sub = i % T::kSubs;
-    typename T::Part part[kRows];
+    for (int j = 0; j < kTokensPerPass; ++j) x0[j] = j < n ? static_cast<int64_t>(s_pair[c0 + j] / x_div) * cols : 0;
+    float acc[kRows][kTokensPerPass];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) T::Load(row_ptr[r] + block * T::kBlockBytes, sub, part[r]);
-    const int64_t el = x0 + block * T::kBlockElems;
-    const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
+    for (int r = 0; r < kRows; ++r) {
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) acc[r] += T::Dot(part[r], sub, xb);
-  }
-  __shared__ float partial[kThreads / 32][kRows];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+      for (int j = 0; j < kTokensPerPass; ++j) acc[r][j] = 0.0f;
+    }
+    for (int i = static_cast<int>(threadIdx.x); i < n_items; i += static_cast<int>(blockDim.x)) {
+      const int64_t block = i / T::kSubs;
+      const int sub = i % T::kSubs;
+      typename T::Part part[kRows];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    float v = acc[r];
+      for (int r = 0; r < kRows; ++r) T::Load(row_ptr[r] + block * T::kBlockBytes, sub, part[r]);
 #pragma unroll
-    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-    if (lane == 0) partial[warp][r] = v;
-  }
-  __syncthreads();
-  if (threadIdx.x < kRows) {
-    float v = 0.0f;
-    for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][threadIdx.x];
-    if (row0 + threadIdx.x < rows) y_pair[row0 + threadIdx.x] = v;
+      for (int j = 0; j < kTokensPerPass; ++j) {
+        if (j < n) {
+          const int64_t el = x0[j] + block * T::kBlockElems;
+          const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
+#pragma unroll
+          for (int r = 0; r < kRows; ++r) acc[r][j] += T::Dot(part[r], sub, xb);
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kTokensPerPass; ++j) {
+        if (j < n) {
+          float v = acc[r][j];
+#pragma unroll
+          for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+          if (lane == 0) partial[warp][r][j] = v;
+        }
+      }
+    }
+    __syncthreads();
+    if (static_cast<int>(threadIdx.x) < kRows * n) {
+      const int r = static_cast<int>(threadIdx.x) % kRows, j = static_cast<int>(threadIdx.x) / kRows;
+      float v = 0.0f;
+      for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][r][j];
+      if (row0 + r < rows) y[static_cast<int64_t>(s_pair[c0 + j]) * rows + row0 + r] = v;
+    }
+    __syncthreads();
   }
 }
 
@@ -142,13 +197,26 @@ bool NeedsQ8(GgmlType type) {
 
 void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div, const int8_t* xq, const float4* xm,
                   const float* xf, float* y, CUstream_st* stream) {
-  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(p.n_tokens * p.k));
+  // At most one group per pair and per expert.
+  const int32_t pairs = p.n_tokens * p.k;
+  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(std::min(pairs, p.n_expert)));
   cuda_internal::DispatchDotType(m.type, [&](auto d) {
     using T = decltype(d);
     const int64_t n_items = m.cols / T::kBlockElems * T::kSubs;
     const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
-    GatherDotKernel<T><<<grid, threads, 0, stream>>>(m.table, p.ids, p.n_expert, m.rows, m.cols, m.row_bytes, x_div,
-                                                     xq, xm, xf, y);
+    const auto launch = [&](auto kernel) {
+      kernel<<<grid, threads, 0, stream>>>(m.table, p.ids, pairs, p.n_expert, m.rows, m.cols, m.row_bytes, x_div, xq,
+                                           xm, xf, y);
+    };
+    if (p.n_tokens <= 1) {
+      launch(GatherDotKernel<T, 1>);
+    } else if (p.n_tokens <= 2) {
+      launch(GatherDotKernel<T, 2>);
+    } else if (p.n_tokens <= 4) {
+      launch(GatherDotKernel<T, 4>);
+    } else {
+      launch(GatherDotKernel<T, 8>);
+    }
   });
 }
 

@@ -1,9 +1,9 @@
 // RoutedExperts on CUDA: one MoE layer's routed experts for a decode-sized batch, on the router's
 // choice as it lies in device memory (no round trip to the host):
 //   out[t, :] += sum_j weights[t, j] * down_e(silu(gate_e x[t, :]) * up_e x[t, :]),  e = ids[t, j].
-// Each (token, slot) pair is one grid row of a gathered matrix-vector product: its expert's
-// matrix is found through a device table of per-expert addresses, read after the router wrote
-// the ids. Activations are quantized to int8 blocks of 32 for the quantized weight types (as the
+// Each distinct chosen expert is one grid row of a gathered matrix-vector product over the
+// (token, slot) pairs routed to it, so an expert several tokens chose is read once: its matrix is
+// found through a device table of per-expert addresses, read after the router wrote the ids. Activations are quantized to int8 blocks of 32 for the quantized weight types (as the
 // decode matvec does, kernels/cuda/quant_matvec.h); float weight types take float activations.
 //
 // Shape/limits: pairs = n_tokens * k <= kRoutedExpertsMaxPairs; every matrix a type with an

@@ -271,8 +271,13 @@ absl::Status CpuBackend::RoutedExperts(const RoutedExpertsParams& p) {
   }
   const int64_t n_embd = p.gate[0].cols, n_ff = p.gate[0].rows;
   std::vector<float> gate(static_cast<size_t>(n_ff)), up(gate.size()), down(static_cast<size_t>(n_embd));
+  std::vector<float> sum(static_cast<size_t>(n_embd));
   for (int32_t t = 0; t < p.n_tokens; ++t) {
     const float* x = p.x + t * n_embd;
+    // The token's experts are summed first and then added to out, as the CUDA kernel does: out may
+    // be the residual stream itself (Model::MoeBlock), and out + (a + b) is what the model's
+    // host-routed way computes there.
+    std::fill(sum.begin(), sum.end(), 0.0f);
     for (int32_t j = 0; j < p.k; ++j) {
       const int32_t e = p.ids[t * p.k + j];
       if (e < 0 || e >= static_cast<int32_t>(p.gate.size())) {
@@ -283,9 +288,10 @@ absl::Status CpuBackend::RoutedExperts(const RoutedExpertsParams& p) {
       kernels::SiluMulF32(gate.data(), up.data(), n_ff, gate.data());
       HOBBIT_RETURN_IF_ERROR(MatMul(p.down[e], gate.data(), 1, down.data()));
       const float w = p.weights[t * p.k + j];
-      float* out = p.out + t * n_embd;
-      for (int64_t c = 0; c < n_embd; ++c) out[c] += w * down[c];
+      for (int64_t c = 0; c < n_embd; ++c) sum[c] += w * down[c];
     }
+    float* out = p.out + t * n_embd;
+    for (int64_t c = 0; c < n_embd; ++c) out[c] += sum[c];
   }
   return absl::OkStatus();
 }

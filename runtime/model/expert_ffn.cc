@@ -27,6 +27,10 @@ bool ResidentExpertFfn::CanRunRouted(int32_t layer, int32_t n_tokens) {
       n_tokens > kRoutedExpertsMaxTokens) {
     return false;
   }
+  // Once the batch's choices outnumber the experts, the host-routed way (tokens grouped per
+  // expert, one product each) wins: on the H200, mixtral shape, batch 8 (16 choices of 8 experts)
+  // ran at 1,086 tok/s routed on the device and 1,129 host-routed; batch 1 at 583 and 501.
+  if (int64_t{n_tokens} * config_.n_expert_used > config_.n_expert) return false;
   int8_t& ok = routed_ok_[layer][n_tokens];
   if (ok == 0) {
     ok = backend_->RoutedExpertsCanRun(Params(layer, nullptr, nullptr, nullptr, n_tokens, config_.n_expert_used, nullptr))

@@ -181,6 +181,12 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
     rp.weights_device = s.expert_weights_device();
   }
   HOBBIT_RETURN_IF_ERROR(backend_.Router(rp));
+  if (routed && c.n_ff_shexp == 0) {
+    // Straight into the residual stream: x + (sum of the experts) is what the zeroed buffer and
+    // the Add below give, two launches fewer per layer.
+    return expert_ffn_->RunRouted(l, s.h(), s.expert_ids_device(), s.expert_weights_device(), n, c.n_expert_used,
+                                  s.x());
+  }
   HOBBIT_RETURN_IF_ERROR(backend_.Fill(s.moe_out(), 0.0f, width));
   if (routed) {
     HOBBIT_RETURN_IF_ERROR(expert_ffn_->RunRouted(l, s.h(), s.expert_ids_device(), s.expert_weights_device(), n,

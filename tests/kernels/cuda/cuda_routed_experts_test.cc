@@ -44,7 +44,9 @@ class CudaRoutedExpertsTest : public CudaTwinTest, public ::testing::WithParamIn
 
 TEST_P(CudaRoutedExpertsTest, MatchesTheCpuTwin) {
   const GgmlType type = GetParam();
-  constexpr int32_t kExperts = 6, kEmbd = 256, kFf = 512, kTop = 2;
+  // 512 wide: a Q6_K row of 256 is 210 bytes, which the kernel's 4-byte loads cannot take
+  // (RefusesRowsItCannotLoad).
+  constexpr int32_t kExperts = 6, kEmbd = 512, kFf = 1024, kTop = 2;
   std::vector<Matrix> gate, up, down;
   for (int32_t e = 0; e < kExperts; ++e) {
     gate.push_back(Make(type, kFf, kEmbd));
@@ -90,6 +92,33 @@ TEST_P(CudaRoutedExpertsTest, MatchesTheCpuTwin) {
     // through int8 twice (before gate/up and before down), each ~0.5 % (quant ops test).
     EXPECT_LT(err, float_type ? 2e-5 : 2.5e-2) << kernels::GgmlTypeName(type) << " " << n << " tokens";
   }
+}
+
+// Q6_K rows of 256 elements are 210 bytes: not the 4-byte multiple the kernel's loads need, so
+// the CUDA backend says no and the model runs those experts the host-routed way.
+class CudaRoutedExpertsShapeTest : public CudaRoutedExpertsTest {};
+
+TEST_F(CudaRoutedExpertsShapeTest, RefusesRowsItCannotLoad) {
+  std::vector<Matrix> gate, up, down;
+  for (int e = 0; e < 2; ++e) {
+    gate.push_back(Make(GgmlType::kQ6_K, 512, 256));
+    up.push_back(Make(GgmlType::kQ6_K, 512, 256));
+    down.push_back(Make(GgmlType::kQ6_K, 256, 512));
+  }
+  std::vector<WeightView> g, u, d;
+  for (int e = 0; e < 2; ++e) {
+    g.push_back(gate[e].gpu);
+    u.push_back(up[e].gpu);
+    d.push_back(down[e].gpu);
+  }
+  TwinBuffer x = Twin(RandomFloats(256));
+  TwinBuffer id = Twin(std::vector<int32_t>{0, 1});
+  TwinBuffer w = Twin(std::vector<float>{0.5f, 0.5f});
+  TwinBuffer out = Twin(RandomFloats(256));
+  RoutedExpertsParams p{.gate = g, .up = u, .down = d, .x = x.g<float>(), .ids = id.g<int32_t>(),
+                        .weights = w.g<float>(), .n_tokens = 1, .k = 2, .out = out.g<float>()};
+  EXPECT_FALSE(gpu_->RoutedExpertsCanRun(p));
+  EXPECT_FALSE(gpu_->RoutedExperts(p).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaRoutedExpertsTest,
