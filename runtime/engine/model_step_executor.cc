@@ -70,10 +70,8 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   // "auto" resolves here: say which backend the model runs on.
   say(absl::StrCat("loading model weights on the ", std::string(ex->backend_->name()), " backend"));
   // Options that only apply to other settings are accepted (one config serves several setups)
-  // but said to be idle, so an operator does not believe them at work.
-  if (options.device_routing && options.experts.mode != ExpertMode::kResident) {
-    say("warning: engine.device_routing applies to experts.mode resident only; it is idle");
-  }
+  // but said to be idle, so an operator does not believe them at work. (engine.device_routing is
+  // on by default and simply unused by the offloading modes, whose loader decides on the host.)
   if (options.experts.cpu_path && options.experts.mode != ExpertMode::kHobbit) {
     say("warning: experts.cpu_path applies to experts.mode hobbit only; it is idle");
   }

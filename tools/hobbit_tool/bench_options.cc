@@ -184,7 +184,7 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("weights", "hobbit: eviction weights w_lru,w_lfu,w_lhu,w_fld", false, false, "0.25,0.25,0.25,0.25");
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
   f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing)",
-        false, false, "off");
+        false, false, "on");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
         false, "off");
   f.Add("prefetch-throttle", "hobbit: on = prefetch only when expected to pay (experts.prefetch_throttle), "

@@ -60,8 +60,8 @@ struct BenchOptions {
   int64_t probe_bytes = int64_t{256} << 20;  // the pinned-bandwidth measurement
   int32_t probe_repeats = 5;
 
-  bool tune = false;
-  bool device_routing = false;  // resident: the router's choice stays on the device          // item 4: tune the eviction weights by replaying a routing trace
+  bool device_routing = true;  // resident: the router's choice stays on the device
+  bool tune = false;           // item 4: tune the eviction weights by replaying a routing trace
   int32_t calib_tokens = 128;
   double tune_step = 0.25;    // grid step of the weights on the simplex
 
