@@ -224,6 +224,11 @@ class Backend {
   virtual absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) = 0;
   // Whether RoutedExperts runs these experts for this many tokens (a decode-sized batch).
   virtual bool RoutedExpertsCanRun(const RoutedExpertsParams& p) = 0;
+  // Whether keeping the router's choice in backend memory saves anything (a GPU: a host round
+  // trip per layer). The CPU backend's RoutedExperts is a twin for tests: there the host-routed
+  // way, which groups tokens by expert, reads fewer bytes. Engine and benchmark ask this before
+  // they turn device routing on.
+  virtual bool device_routing_pays() const { return false; }
   virtual absl::Status RoutedExperts(const RoutedExpertsParams& p) = 0;
 };
 

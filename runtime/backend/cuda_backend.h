@@ -57,6 +57,7 @@ class CudaBackend final : public Backend {
   std::string_view name() const override { return "cuda"; }
   CUstream_st* stream() const { return stream_; }
   bool copies_want_pinned_host() const override { return true; }
+  bool device_routing_pays() const override { return true; }
 
   absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) override;
   absl::StatusOr<WeightView> UploadWeight(const WeightView& host, std::string_view name) override;

@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
     say("warning: experts.cpu_path applies to experts.mode hobbit only; it is idle");
   }
   ModelLoadOptions load;
-  load.device_routing = options.device_routing;
+  load.device_routing = options.device_routing && ex->backend_->device_routing_pays();
   if (options.experts.mode != ExpertMode::kResident) {
     HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
     auto loader = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);

@@ -31,7 +31,9 @@ struct ModelLoadOptions {
   // Replaces the resident expert FFN (offloading). Null: all experts resident in the backend.
   std::unique_ptr<ExpertFfn> expert_ffn;
   // With the resident expert FFN: decode-sized batches keep the router's choice on the device and
-  // run the experts with Backend::RoutedExperts (no host round trip per layer).
+  // run the experts with Backend::RoutedExperts (no host round trip per layer). Taken as given
+  // (tests run the CPU twin this way); the engine sets it only where it pays
+  // (Backend::device_routing_pays).
   bool device_routing = false;
 };
 

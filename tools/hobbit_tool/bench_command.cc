@@ -61,7 +61,7 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   }
   b.all_expert_bytes = AllRoutedExpertBytes(*model.file);
   b.backend = std::string(backend.name());
-  b.device_routing = o.device_routing;
+  b.device_routing = o.device_routing && backend.device_routing_pays();
   b.link_bytes_per_second = link;
   b.stream_source = o.text_path.empty() ? "seeded prompt + resident's greedy continuation" : absl::StrCat("text:", o.text_path);
   b.stream_tokens = o.stream_tokens;

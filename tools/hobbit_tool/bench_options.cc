@@ -183,7 +183,7 @@ void AddBenchFlags(FlagParser& f) {
                       "per pair", false, false, "0.6,0.9");
   f.Add("weights", "hobbit: eviction weights w_lru,w_lfu,w_lhu,w_fld", false, false, "0.25,0.25,0.25,0.25");
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
-  f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing)",
+  f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing; GPU only)",
         false, false, "on");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
         false, "off");

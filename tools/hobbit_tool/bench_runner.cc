@@ -56,7 +56,7 @@ BenchRunner::BenchRunner(const BenchOptions& options, std::shared_ptr<const runt
 absl::StatusOr<BenchRunner::Loaded> BenchRunner::Load(const runtime::ExpertOptions& experts) {
   Loaded m;
   runtime::ModelLoadOptions load;
-  load.device_routing = options_.device_routing;
+  load.device_routing = options_.device_routing && backend_.device_routing_pays();
   if (experts.mode != ExpertMode::kResident) {
     const bool store_fits = store_ != nullptr && (store_->has_low() || experts.mode == ExpertMode::kOndemandLru);
     auto loader = std::make_unique<runtime::OffloadedExpertFfn>(
