@@ -35,6 +35,11 @@ class PromptEncoder {
   // The bytes of one token's text (a byte-fallback token may hold part of a UTF-8 character).
   // REQUIRES: 0 <= id < the vocabulary size.
   virtual std::string TokenPiece(int32_t id) const = 0;
+
+  // The most input bytes one token can stand for (0: unknown). A text of B bytes is then at
+  // least B / MaxBytesPerToken() tokens, so a text far longer than the context is refused
+  // before it is tokenized.
+  virtual int64_t MaxBytesPerToken() const { return 0; }
 };
 
 }  // namespace hobbit::server

@@ -40,7 +40,20 @@ absl::Status CheckFloat(absl::string_view field, float value, float lo, bool lo_
                                      "]"));
 }
 
-absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatMessages& chat,
+// A prompt of `bytes` input bytes is at least bytes / MaxBytesPerToken() tokens: refuse one that
+// cannot fit the context before tokenizing it (a 16 MB text took ~1 s to tokenize only to be
+// refused). Twice the bound plus a little (a dummy-prefix space, BOS), so that no prompt the
+// tokenizer would fit is refused here.
+absl::Status CheckPromptBytes(absl::string_view field, int64_t bytes, const RequestLimits& limits,
+                              const PromptEncoder& encoder) {
+  const int64_t per_token = encoder.MaxBytesPerToken();
+  if (per_token <= 0 || bytes <= 2 * per_token * int64_t{limits.max_context} + 16) return absl::OkStatus();
+  return Invalid(field, absl::StrCat("the prompt has ", bytes, " bytes, at least ", bytes / per_token,
+                                     " tokens; it must be shorter than the context of ", limits.max_context,
+                                     " tokens"));
+}
+
+absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatMessages& chat, const RequestLimits& limits,
                                                 const PromptEncoder& encoder) {
   if (chat.messages_size() == 0) return Invalid("chat.messages", "must not be empty");
   if (chat.messages_size() > kMaxChatMessages) {
@@ -49,6 +62,7 @@ absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatMessages& chat,
   }
   std::vector<ChatTurn> turns;
   turns.reserve(chat.messages_size());
+  int64_t bytes = 0;
   for (int i = 0; i < chat.messages_size(); ++i) {
     const v1::ChatMessage& message = chat.messages(i);
     std::string field = absl::StrCat("chat.messages[", i, "]");
@@ -56,7 +70,10 @@ absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatMessages& chat,
     HOBBIT_RETURN_IF_ERROR(CheckUtf8(field + ".role", message.role()));
     HOBBIT_RETURN_IF_ERROR(CheckUtf8(field + ".content", message.content()));
     turns.push_back({message.role(), message.content()});
+    bytes += static_cast<int64_t>(message.role().size() + message.content().size());
   }
+  // The rendered conversation holds every role and content, so it is at least this long.
+  HOBBIT_RETURN_IF_ERROR(CheckPromptBytes("chat", bytes, limits, encoder));
   bool add_generation_prompt = !chat.has_add_generation_prompt() || chat.add_generation_prompt();
   absl::StatusOr<std::vector<int32_t>> ids = encoder.EncodeChat(turns, add_generation_prompt);
   if (!ids.ok() && ids.status().code() != absl::StatusCode::kInternal) {
@@ -76,6 +93,7 @@ absl::StatusOr<std::vector<int32_t>> PromptTokens(const v1::GenerateRequest& req
       field = "text";
       if (request.text().empty()) return Invalid(field, "must not be empty");
       HOBBIT_RETURN_IF_ERROR(CheckUtf8(field, request.text()));
+      HOBBIT_RETURN_IF_ERROR(CheckPromptBytes(field, static_cast<int64_t>(request.text().size()), limits, encoder));
       HOBBIT_ASSIGN_OR_RETURN(tokens, encoder.EncodeText(request.text(), /*add_special=*/true));
       break;
     }
@@ -92,7 +110,7 @@ absl::StatusOr<std::vector<int32_t>> PromptTokens(const v1::GenerateRequest& req
     }
     case v1::GenerateRequest::kChat: {
       field = "chat";
-      HOBBIT_ASSIGN_OR_RETURN(tokens, EncodeChat(request.chat(), encoder));
+      HOBBIT_ASSIGN_OR_RETURN(tokens, EncodeChat(request.chat(), limits, encoder));
       break;
     }
     default:

@@ -1,5 +1,6 @@
 #include "server/proto_convert.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -126,6 +127,45 @@ TEST(ProtoConvertTest, DefaultMaxTokensFitsTheContextLeft) {
   out = ToEngineRequest(request, TestLimits(), encoder);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->max_tokens, 20);
+}
+
+// An encoder that says a token is at most 4 bytes and counts the texts it was asked to encode.
+class CountingEncoder : public ByteEncoder {
+ public:
+  absl::StatusOr<std::vector<int32_t>> EncodeText(absl::string_view text, bool add_special) const override {
+    ++calls;
+    return ByteEncoder::EncodeText(text, add_special);
+  }
+  int64_t MaxBytesPerToken() const override { return 4; }
+  mutable int calls = 0;
+};
+
+// A text that cannot fit the context whatever its tokens is refused before it is tokenized,
+// naming its size; one the bound lets through is tokenized and judged on its tokens.
+TEST(ProtoConvertTest, HugePromptIsRefusedBeforeTokenizing) {
+  CountingEncoder encoder;
+  v1::GenerateRequest request;
+  request.set_text(std::string(16 << 20, 'a'));  // 16 MB against 64 tokens x 4 bytes
+  absl::StatusOr<runtime::GenerateRequest> out = ToEngineRequest(request, TestLimits(), encoder);
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(), ::testing::HasSubstr("16777216 bytes, at least 4194304 tokens"));
+  EXPECT_THAT(out.status().message(), ::testing::HasSubstr("context of 64 tokens"));
+  EXPECT_EQ(encoder.calls, 0);
+  // Within the bound (2 x 64 x 4 + 16 bytes): tokenized, then refused on its 501 tokens.
+  request.set_text(std::string(500, 'a'));
+  out = ToEngineRequest(request, TestLimits(), encoder);
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(), ::testing::HasSubstr("the prompt has 501 tokens"));
+  EXPECT_EQ(encoder.calls, 1);
+  // Chat: the messages' bytes count.
+  request.clear_text();
+  v1::ChatMessage* message = request.mutable_chat()->add_messages();
+  message->set_role("user");
+  message->set_content(std::string(1 << 20, 'b'));
+  out = ToEngineRequest(request, TestLimits(), encoder);
+  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status().message(), ::testing::HasSubstr("chat: the prompt has 1048580 bytes"));
+  EXPECT_EQ(encoder.calls, 1);
 }
 
 TEST(ProtoConvertTest, ChatIsRenderedWithGenerationPromptByDefault) {
