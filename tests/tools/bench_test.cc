@@ -276,6 +276,21 @@ TEST(BenchCommandTest, DemoModelOnTextGivesResidentsPerplexityAndTunesTheWeights
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+// --state-dir: the first run builds the low copies and writes them there, the second reads them.
+TEST(BenchCommandTest, StateDirKeepsTheLowCopiesBetweenRuns) {
+  const std::string dir = TempPath("bench_state");
+  ASSERT_EQ(RunShell("rm -rf " + dir + " && mkdir -p " + dir).exit_code, 0);
+  const std::string run = kTool + " bench --model " + kDemo + " --backend cpu --threads 2 --tokens 4 --warmup 1 " +
+                          "--batch 0 --prefill none --budgets 0.5 --modes hobbit --probe-bytes 4096 --state-dir " + dir;
+  Result first = RunShell(run);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("low-precision experts written to " + dir), std::string::npos) << first.output;
+  Result second = RunShell(run);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("low-precision experts read from " + dir), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("making low-precision experts"), std::string::npos) << second.output;
+}
+
 TEST(BenchCommandTest, BadUsageIsNamed) {
   Result r = RunShell(kTool + " bench --preset tiny --model " + kDemo);
   EXPECT_EQ(r.exit_code, 1);
@@ -295,6 +310,12 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
   r = RunShell(kTool + " bench --preset tiny --json /no/such/folder/out.json");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
+  r = RunShell(kTool + " bench --preset tiny --state-dir /tmp");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--state-dir needs --model"), std::string::npos) << r.output;
+  r = RunShell(kTool + " bench --model " + kDemo + " --state-dir /no/such/folder");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--state-dir: /no/such/folder is not a directory"), std::string::npos) << r.output;
   r = RunShell(kTool + " bench --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("--budgets"), std::string::npos) << r.output;

@@ -9,13 +9,19 @@
 #
 # Which runs: BENCHES="mixtral qwen3" (default), any of:
 #   mixtral          8 layers, Q8_0 highs, int2 lows, hobbit at two threshold pairs, --tune
-#   mixtral-paths    the same model: hobbit with the prefetch throttle off (the paper), and with
-#                    the CPU path on — what each of our additions does on a link-bound machine
+#   mixtral-paths    the same model: hobbit with the prefetch throttle off (the paper), on (our
+#                    default), and on with the CPU path — what each of our additions does on a
+#                    link-bound machine
 #   mixtral-q4_0     8 layers, Q4_0 highs and int2 lows: the file llama.cpp was measured on
 #                    (hobbit-algorithms.md: 47 / 70 tok/s at 25 / 50 % of the experts on the GPU)
 #   qwen3            qwen3-30b-a3b, all 48 layers, Q8_0
-#   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and Q4_K,
-#                    with the router's choice kept on the device (engine.device_routing) and not
+#   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and the
+#                    4-layer one in Q4_K, with the router's choice kept on the device
+#                    (engine.device_routing) and not
+#
+# Each model is synthesized once per call into /dev/shm (hobbit-tool synth) and its low copies
+# are kept in /dev/shm/hobbit-bench-state (--state-dir), so the runs after the first of a model
+# skip both (making int2 copies of 8 Mixtral layers takes ~150 s of the call on 16 cores).
 set -uo pipefail
 
 bundle="${1:?usage: $0 BUNDLE_DIR}"
@@ -23,33 +29,47 @@ out="${OUT:-/tmp/bench-out}"
 mkdir -p "$out"
 export LD_LIBRARY_PATH="$PWD/$bundle/libs"
 tool="$PWD/$bundle/bin/hobbit-tool"
+state=/dev/shm/hobbit-bench-state
+mkdir -p "$state"
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 
+# model PRESET LAYERS TYPE: prints the path of that model in /dev/shm, synthesizing it if absent.
+model() {
+  local path="/dev/shm/hobbit-bench-$1-$2l-$3.gguf"
+  if [ ! -f "$path" ]; then
+    stamp "synthesizing $path" >&2
+    "$tool" synth --preset "$1" --layers "$2" --type "$3" --out "$path.tmp" >&2 && mv "$path.tmp" "$path"
+  fi
+  echo "$path"
+}
+
 for b in ${BENCHES:-mixtral qwen3}; do
   case "$b" in
-    mixtral) args=(--preset mixtral-8x7b --layers 8 --type q8_0 --low-format int2 --budgets 0.25,0.5
-                   --tokens 64 --warmup 8 --batch 8 --batch-steps 8 --prefill 128,512
+    mixtral) args=(--model "$(model mixtral-8x7b 8 q8_0)" --state-dir "$state" --low-format int2
+                   --budgets 0.25,0.5 --tokens 64 --warmup 8 --batch 8 --batch-steps 8 --prefill 128,512
                    --thresholds 0.6,0.9/0.4,0.7 --tune); limit=330 ;;
     mixtral-paths)
              # Three runs of hobbit on one model: the paper's loader (prefetch throttle off), ours
-             # by default (throttle on), and ours with the CPU path on.
-             args=(--preset mixtral-8x7b --layers 8 --type q8_0 --low-format int2 --budgets 0.25
+             # by default (throttle on), and ours with the CPU path on (the last, below).
+             args=(--model "$(model mixtral-8x7b 8 q8_0)" --state-dir "$state" --low-format int2 --budgets 0.25
                    --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 0 --prefill none
                    --thresholds 0.6,0.9/0.4,0.7); limit=200
              for variant in "nothrottle:--prefetch-throttle off" "throttle:--prefetch-throttle on"; do
                name="${variant%%:*}"
+               stamp "bench $b ($name)"
                timeout "$limit" "$tool" bench "${args[@]}" ${variant#*:} --json "$out/bench-$b-$name.json" \
                  >"$out/bench-$b-$name.txt" 2>"$out/bench-$b-$name.log"
                echo "exit $? ($name)"; grep -E "^(ondemand|hobbit)" "$out/bench-$b-$name.txt" | head -6
              done
              args+=(--cpu-path on) ;;
     resident)
+             # Q4_K weights take ~70 ns an element to make on one core: 4 layers keep it near a minute.
              for type in q8_0 q4_k; do
-               # Q4_K weights take ~70 ns an element to make on one core: 4 layers keep it near a minute.
                layers=8; [ "$type" = q4_k ] && layers=4
+               path="$(model mixtral-8x7b "$layers" "$type")"
                for routing in off on; do
-                 timeout 170 "$tool" bench --preset mixtral-8x7b --layers "$layers" --type "$type" --modes resident --tokens 64 \
+                 timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
                    --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" \
                    --json "$out/bench-resident-$type-routing-$routing.json" >"$out/bench-resident-$type-routing-$routing.txt" 2>&1
                  echo "exit $? ($type, device routing $routing)"; grep -E "^resident" "$out/bench-resident-$type-routing-$routing.txt" | head -1
@@ -57,10 +77,10 @@ for b in ${BENCHES:-mixtral qwen3}; do
              done
              continue ;;
     mixtral-q4_0)
-             args=(--preset mixtral-8x7b --layers 8 --type q4_0 --low-format int2 --budgets 0.25,0.5
-                   --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 8 --batch-steps 8
-                   --prefill 512 --thresholds 0.6,0.9/0.4,0.7); limit=250 ;;
-    qwen3)   args=(--preset qwen3-30b-a3b --type q8_0 --low-format int2 --budgets 0.25
+             args=(--model "$(model mixtral-8x7b 8 q4_0)" --state-dir "$state" --low-format int2
+                   --budgets 0.25,0.5 --modes resident,ondemand-lru,hobbit --tokens 64 --warmup 8 --batch 8
+                   --batch-steps 8 --prefill 512 --thresholds 0.6,0.9/0.4,0.7); limit=250 ;;
+    qwen3)   args=(--model "$(model qwen3-30b-a3b 0 q8_0)" --state-dir "$state" --low-format int2 --budgets 0.25
                    --modes resident,ondemand-lru,hobbit --tokens 32 --warmup 4 --batch 8 --batch-steps 4
                    --prefill 128); limit=200 ;;
     *) echo "unknown bench $b"; continue ;;

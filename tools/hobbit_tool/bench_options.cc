@@ -1,5 +1,7 @@
 #include "tools/hobbit_tool/bench_options.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 
@@ -96,6 +98,7 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
   }
   e.cpu_path = cpu_path == "on";
   HOBBIT_ASSIGN_OR_RETURN(e.copy_bandwidth, flags.GetDouble("copy-bandwidth"));
+  e.state_dir = flags.GetString("state-dir");
   e.gpu_cache_bytes = 1;  // validated here with a placeholder budget; each run sets its own
   e.mode = runtime::ExpertMode::kHobbit;
   return runtime::ValidateExpertOptions(e);
@@ -185,6 +188,8 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
   f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing; GPU only)",
         false, false, "on");
+  f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
+                     "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
         false, "off");
   f.Add("prefetch-throttle", "hobbit: on = prefetch only when expected to pay (experts.prefetch_throttle), "
@@ -223,6 +228,17 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   }
   if (o.budgets.empty()) return absl::InvalidArgumentError("--budgets: no budgets");
   HOBBIT_RETURN_IF_ERROR(ReadExpertKnobs(flags, o.experts, o.hobbit_thresholds));
+  if (!o.experts.state_dir.empty()) {
+    if (!o.preset.empty()) {
+      return absl::InvalidArgumentError(
+          "--state-dir needs --model: a synthesized model is a new file each run, so its cache would never be reused "
+          "(synthesize once with hobbit-tool synth and pass the file)");
+    }
+    struct stat st;
+    if (::stat(o.experts.state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError(absl::StrCat("--state-dir: ", o.experts.state_dir, " is not a directory"));
+    }
+  }
   HOBBIT_RETURN_IF_ERROR(ReadStreamKnobs(flags, o));
   HOBBIT_ASSIGN_OR_RETURN(o.probe_bytes, flags.GetInt("probe-bytes", 1, int64_t{1} << 40));
   HOBBIT_ASSIGN_OR_RETURN(int64_t repeats, flags.GetInt("probe-repeats", 1, 1000));
