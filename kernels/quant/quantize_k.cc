@@ -52,50 +52,54 @@ double AffineError(const float* x, int count, int max_q, AffineRange r) {
   return err;
 }
 
-// Least-squares scale and min for x ~ scale * q - min given levels q (min kept >= 0).
-AffineRange RefitAffine(const float* x, const int* q, int count) {
-  double sum_q = 0, sum_q2 = 0, sum_x = 0, sum_qx = 0;
-  for (int i = 0; i < count; ++i) {
-    sum_q += q[i];
-    sum_q2 += static_cast<double>(q[i]) * q[i];
-    sum_x += x[i];
-    sum_qx += static_cast<double>(q[i]) * x[i];
-  }
-  const double det = count * sum_q2 - sum_q * sum_q;
-  if (det <= 0.0) return {0.0f, 0.0f};
-  double scale = (count * sum_qx - sum_q * sum_x) / det;
-  double offset = (sum_q2 * sum_x - sum_q * sum_qx) / det;  // x ~ scale * q + offset
-  if (offset > 0.0) {  // the format subtracts a non-negative min
-    offset = 0.0;
-    scale = sum_qx / sum_q2;
-  }
-  return {static_cast<float>(scale), static_cast<float>(-offset)};
-}
-
 // (scale, min) of one sub-block: the min/max range, then ggml-style refinement (make_qkx2_quants,
 // unweighted): for a few inverse scales around max_q / range, round to levels, refit by least
-// squares, keep the pair with the least squared error.
+// squares, keep the pair with the least squared error. As in ggml, a candidate's error is that of
+// the levels it was fitted to, from the sums in closed form (one pass per candidate; the
+// encoder rounds again with the decoded scales at the end). The first version re-rounded every
+// candidate (three passes): its rmse was 0.4 % (Q2_K) and 0.1 % (Q4_K, Q5_K) lower on normal and
+// Student-t rows, at twice the time (85 vs 44 ns an element for Q2_K here; the int2 copies of a
+// Mixtral layer took ~19 s on 16 cores).
 AffineRange FitAffine(const float* x, int count, int max_q) {
   float lo = 0.0f;  // the offset is subtracted, so the represented minimum is at most 0
   float hi = x[0];
+  double sum_x = 0.0, sum_x2 = 0.0;
   for (int i = 0; i < count; ++i) {
     lo = std::min(lo, x[i]);
     hi = std::max(hi, x[i]);
+    sum_x += x[i];
+    sum_x2 += static_cast<double>(x[i]) * x[i];
   }
   AffineRange best = {(hi - lo) / static_cast<float>(max_q), -lo};
   if (!(hi > lo) || !std::isfinite(hi - lo)) return best;
   double best_err = AffineError(x, count, max_q, best);
-  int q[32];
+  const double n = count;
   for (int step = 0; step <= 20; ++step) {
     const float iscale =
         (static_cast<float>(max_q) - 1.0f + 0.1f * static_cast<float>(step)) / (hi - lo);
-    for (int i = 0; i < count; ++i) q[i] = RoundClamp(iscale * (x[i] - lo), 0, max_q);
-    const AffineRange candidate = RefitAffine(x, q, count);
-    if (!(candidate.scale > 0.0f)) continue;
-    const double err = AffineError(x, count, max_q, candidate);
+    int sum_q = 0, sum_q2 = 0;
+    double sum_qx = 0.0;
+    for (int i = 0; i < count; ++i) {
+      const int q = RoundClamp(iscale * (x[i] - lo), 0, max_q);
+      sum_q += q;
+      sum_q2 += q * q;
+      sum_qx += static_cast<double>(q) * x[i];
+    }
+    const double det = n * sum_q2 - static_cast<double>(sum_q) * sum_q;
+    if (det <= 0.0) continue;
+    double scale = (n * sum_qx - sum_q * sum_x) / det;
+    double offset = (sum_q2 * sum_x - sum_q * sum_qx) / det;  // x ~ scale * q + offset
+    if (offset > 0.0) {  // the format subtracts a non-negative min
+      offset = 0.0;
+      scale = sum_qx / sum_q2;
+    }
+    if (!(scale > 0.0)) continue;
+    // sum (scale q + offset - x)^2 over these levels.
+    const double err = scale * scale * sum_q2 + 2.0 * scale * offset * sum_q + n * offset * offset -
+                       2.0 * (scale * sum_qx + offset * sum_x) + sum_x2;
     if (err < best_err) {
       best_err = err;
-      best = candidate;
+      best = {static_cast<float>(scale), static_cast<float>(-offset)};
     }
   }
   return best;
