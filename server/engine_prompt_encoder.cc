@@ -1,6 +1,5 @@
 #include "server/engine_prompt_encoder.h"
 
-#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -44,16 +43,7 @@ EnginePromptEncoder::EnginePromptEncoder(const runtime::Tokenizer& tokenizer,
       family_(family),
       bos_text_(std::move(bos_text)),
       eos_text_(std::move(eos_text)),
-      template_error_(std::move(template_error)) {
-  // A token stands for at most as many input bytes as its vocabulary text or its decoded piece
-  // has (SentencePiece's "\xe2\x96\x81" and byte-level BPE's characters are longer than the
-  // byte they stand for; byte-fallback tokens are one byte).
-  for (int32_t id = 0; id < tokenizer_.vocab_size(); ++id) {
-    max_bytes_per_token_ = std::max<int64_t>(
-        max_bytes_per_token_,
-        std::max(tokenizer_.vocab().tokens[id].size(), tokenizer_.TokenToPiece(id).size()));
-  }
-}
+      template_error_(std::move(template_error)) {}
 
 absl::StatusOr<std::vector<int32_t>> EnginePromptEncoder::EncodeText(absl::string_view text,
                                                                      bool add_special) const {
@@ -78,6 +68,8 @@ absl::StatusOr<std::vector<int32_t>> EnginePromptEncoder::EncodeChat(
   // The template already placed BOS as text.
   return tokenizer_.Encode(*prompt, /*add_special=*/false, /*parse_special=*/true);
 }
+
+int64_t EnginePromptEncoder::MaxBytesPerToken() const { return tokenizer_.MaxBytesPerToken(); }
 
 std::string EnginePromptEncoder::TokenPiece(int32_t id) const {
   return tokenizer_.TokenToPiece(id);

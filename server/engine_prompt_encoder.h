@@ -31,7 +31,7 @@ class EnginePromptEncoder final : public PromptEncoder {
   absl::StatusOr<std::vector<int32_t>> EncodeChat(const std::vector<ChatTurn>& turns,
                                                   bool add_generation_prompt) const override;
   std::string TokenPiece(int32_t id) const override;
-  int64_t MaxBytesPerToken() const override { return max_bytes_per_token_; }
+  int64_t MaxBytesPerToken() const override;
 
  private:
   EnginePromptEncoder(const runtime::Tokenizer& tokenizer,
@@ -43,7 +43,6 @@ class EnginePromptEncoder final : public PromptEncoder {
   const std::string bos_text_;
   const std::string eos_text_;
   const std::string template_error_;  // why family_ is empty
-  int64_t max_bytes_per_token_ = 0;
 };
 
 }  // namespace hobbit::server

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "kernels/base/status_macros.h"
@@ -64,7 +65,30 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerVocab voca
   } else {
     tok->spm_ = std::make_unique<internal::SpmEncoder>(v, *tok->index_);
   }
+  tok->FindMaxBytesPerToken();
   return tok;
+}
+
+void Tokenizer::FindMaxBytesPerToken() {
+  // Every byte must come out as some token: through the unknown token, or a token for the byte
+  // itself (SPM's <0xNN> byte fallback; byte-level BPE's code point for it).
+  bool every_byte = vocab_.unk_id >= 0;
+  for (int b = 0; b < 256 && !every_byte; ++b) {
+    const std::string byte(1, static_cast<char>(b));
+    const bool found = vocab_.model == "gpt2" ? FindToken(internal::ByteLevelEncode(byte)).has_value()
+                                              : FindToken(absl::StrFormat("<0x%02X>", b)).has_value();
+    if (!found) break;
+    every_byte = b == 255;
+  }
+  if (!every_byte) return;
+  // A token stands for at most as many input bytes as its vocabulary text or its decoded piece
+  // has (SPM's "\xe2\x96\x81" and byte-level BPE's code points are longer than the byte they
+  // stand for; a byte token is one byte; an unknown token one character of up to 4 bytes).
+  int64_t most = 4;
+  for (int32_t id = 0; id < vocab_size(); ++id) {
+    most = std::max<int64_t>(most, std::max(vocab_.tokens[id].size(), TokenToPiece(id).size()));
+  }
+  max_bytes_per_token_ = most;
 }
 
 void Tokenizer::BuildSpecialTokens() {

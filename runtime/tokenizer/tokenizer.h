@@ -85,6 +85,11 @@ class Tokenizer {
   const TokenizerVocab& vocab() const { return vocab_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
+  // The most input bytes one token of Encode's output stands for, so a text of B bytes gives at
+  // least B / MaxBytesPerToken() tokens; 0 when no such bound holds (a vocabulary with no unknown
+  // token and no token for some byte drops those bytes without a token).
+  int64_t MaxBytesPerToken() const { return max_bytes_per_token_; }
+
  private:
   // A run of the input: either plain text or one special token matched in it.
   struct Fragment {
@@ -95,6 +100,7 @@ class Tokenizer {
   explicit Tokenizer(TokenizerVocab vocab);
   void BuildSpecialTokens();
   void FindEndOfGeneration();
+  void FindMaxBytesPerToken();
   std::vector<Fragment> SplitSpecial(std::string_view text, bool parse_special) const;
   // Plain text beyond this many bytes is encoded in independent windows (cut at a character
   // start), which keeps the encoders' symbol indices within int range for any input.
@@ -107,6 +113,7 @@ class Tokenizer {
   // Control, unknown and user-defined tokens by first byte, longest text first.
   std::array<std::vector<int32_t>, 256> special_by_first_byte_;
   int32_t eot_id_ = -1;
+  int64_t max_bytes_per_token_ = 0;
   absl::flat_hash_set<int32_t> end_of_generation_;
   std::unique_ptr<internal::BpeEncoder> bpe_;
   std::unique_ptr<internal::SpmEncoder> spm_;

@@ -157,15 +157,6 @@ TEST(ProtoConvertTest, HugePromptIsRefusedBeforeTokenizing) {
   ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(out.status().message(), ::testing::HasSubstr("the prompt has 501 tokens"));
   EXPECT_EQ(encoder.calls, 1);
-  // Chat: the messages' bytes count.
-  request.clear_text();
-  v1::ChatMessage* message = request.mutable_chat()->add_messages();
-  message->set_role("user");
-  message->set_content(std::string(1 << 20, 'b'));
-  out = ToEngineRequest(request, TestLimits(), encoder);
-  ASSERT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(out.status().message(), ::testing::HasSubstr("chat: the prompt has 1048580 bytes"));
-  EXPECT_EQ(encoder.calls, 1);
 }
 
 TEST(ProtoConvertTest, ChatIsRenderedWithGenerationPromptByDefault) {

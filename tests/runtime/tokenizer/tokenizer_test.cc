@@ -297,6 +297,35 @@ TEST(TokenizerTest, RandomInputsRoundTripAndNeverCrash) {
   }
 }
 
+// MaxBytesPerToken bounds how many input bytes a token stands for: over random inputs (special
+// tokens parsed, BOS added), tokens * bound >= bytes. A vocabulary that drops bytes has no bound.
+TEST(TokenizerTest, MaxBytesPerTokenBoundsEveryEncoding) {
+  const std::vector<std::string> alphabet = {
+      "a", "Z", " ", "  ", "\n", "'s", "7", "\xC3\xA9", "\xE4\xBD\xA0", kGrinning, "\x80", "\xFF",
+      "<s>", "</s>", "<|endoftext|>", "<|im_start|>", "the", " the", "ing", "        "};
+  std::mt19937 rng(7);
+  for (const char* name : {"bpe_gpt2", "bpe_qwen2", "bpe_llama3", "bpe_default", "spm"}) {
+    std::unique_ptr<Tokenizer> tok = LoadFixture(name);
+    ASSERT_NE(tok, nullptr);
+    const int64_t bound = tok->MaxBytesPerToken();
+    ASSERT_GT(bound, 0) << name;
+    for (int iteration = 0; iteration < 500; ++iteration) {
+      std::string text;
+      const int n = 1 + static_cast<int>(rng() % 40);
+      for (int i = 0; i < n; ++i) text += alphabet[rng() % alphabet.size()];
+      const std::vector<int32_t> ids = tok->Encode(text, /*add_special=*/false, /*parse_special=*/true);
+      // + 1: SentencePiece's dummy-prefix space is input the text did not have.
+      EXPECT_GE(static_cast<int64_t>(ids.size()) * bound + 1, static_cast<int64_t>(text.size()))
+          << name << " #" << iteration << ": " << ids.size() << " tokens for " << text.size() << " bytes";
+    }
+  }
+  // "a", "b", "ab" only: any other byte becomes no token at all.
+  absl::StatusOr<std::unique_ptr<Tokenizer>> small = Tokenizer::Create(SmallBpeVocab());
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ((*small)->MaxBytesPerToken(), 0);
+  EXPECT_TRUE((*small)->Encode("xyz", false, false).empty());
+}
+
 // --- streaming -------------------------------------------------------------------------------
 
 std::vector<int32_t> ByteTokens(const Tokenizer& tok, const std::string& bytes, bool spm) {
