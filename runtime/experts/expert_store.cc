@@ -25,7 +25,8 @@ namespace {
 using kernels::GgmlType;
 
 constexpr char kMagic[8] = {'H', 'B', 'E', 'X', 'L', 'O', 'W', '1'};
-constexpr uint32_t kVersion = 1;
+// 2: the K-quant range fit changed (commit 00bef50); caches of version 1 are rebuilt.
+constexpr uint32_t kVersion = 2;
 constexpr int64_t kAlign = 64;
 
 int64_t AlignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
@@ -309,7 +310,7 @@ absl::Status ExpertStore::BuildLow(int32_t threads, const std::function<void(std
   // Work items are chunks of rows, not whole matrices: Mixtral's 24 matrices a layer left a
   // third of 16 threads idle for the second half of each layer.
   constexpr int64_t kRowsPerItem = 256;
-  for (int32_t l = 0; l < n_layer_; ++l) {
+  for (int32_t l = 0; l < n_layer_ && n_expert_ > 0; ++l) {
     const int64_t max_rows = std::max(high_[Index(l, 0)].gate.rows, high_[Index(l, 0)].down.rows);
     const int64_t chunks = (max_rows + kRowsPerItem - 1) / kRowsPerItem;
     pool.ParallelFor(int64_t{n_expert_} * 3 * chunks, 1, [&](int64_t begin, int64_t end) {

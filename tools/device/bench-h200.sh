@@ -34,12 +34,20 @@ mkdir -p "$state"
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 
-# model PRESET LAYERS TYPE: prints the path of that model in /dev/shm, synthesizing it if absent.
+# model PRESET LAYERS TYPE: prints the path of that model in /dev/shm, synthesizing it if absent;
+# prints nothing (and fails) when synthesis fails. Only the most recent model is kept, with its
+# low copies: qwen3's 31 GB next to mixtral's 12 GB and their caches would fill /dev/shm.
 model() {
   local path="/dev/shm/hobbit-bench-$1-$2l-$3.gguf"
   if [ ! -f "$path" ]; then
+    rm -f /dev/shm/hobbit-bench-*.gguf "$state"/*
     stamp "synthesizing $path" >&2
-    "$tool" synth --preset "$1" --layers "$2" --type "$3" --out "$path.tmp" >&2 && mv "$path.tmp" "$path"
+    if ! timeout 300 "$tool" synth --preset "$1" --layers "$2" --type "$3" --out "$path.tmp" >&2; then
+      rm -f "$path.tmp"
+      echo "synthesis of $path failed" >&2
+      return 1
+    fi
+    mv "$path.tmp" "$path"
   fi
   echo "$path"
 }
@@ -67,7 +75,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
              # Q4_K weights take ~70 ns an element to make on one core: 4 layers keep it near a minute.
              for type in q8_0 q4_k; do
                layers=8; [ "$type" = q4_k ] && layers=4
-               path="$(model mixtral-8x7b "$layers" "$type")"
+               path="$(model mixtral-8x7b "$layers" "$type")" || continue
                for routing in off on; do
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
                    --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" \
@@ -85,6 +93,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
                    --prefill 128); limit=200 ;;
     *) echo "unknown bench $b"; continue ;;
   esac
+  if [ "${args[0]}" = --model ] && [ -z "${args[1]}" ]; then echo "bench $b: no model"; continue; fi
   stamp "bench $b: ${args[*]}"
   timeout "$limit" "$tool" bench "${args[@]}" --json "$out/bench-$b.json" >"$out/bench-$b.txt" 2>"$out/bench-$b.log"
   echo "exit $?"
