@@ -194,6 +194,26 @@ class Backend {
   // Blocks the calling thread until every copy up to `fence` has completed.
   virtual absl::Status WaitCopy(CopyFence fence) = 0;
 
+  // --- recorded op sequences (CUDA graphs) ---
+  // A backend that can record may capture the ops queued between BeginRecording and
+  // EndRecording instead of running them, and run the whole sequence again with one call to
+  // Replay: what is replayed are the same ops on the same addresses with the same arguments, so
+  // anything that changes between replays must be in device memory the ops read. While
+  // recording, calls that need the host (copies, synchronization, allocation, host-side
+  // arguments that are uploaded) fail with FailedPrecondition; EndRecording then fails too and
+  // nothing was run. The CPU backend does not record.
+  virtual bool can_record() const { return false; }
+  virtual absl::Status BeginRecording() { return absl::UnimplementedError("this backend does not record ops"); }
+  // The recording's id (> 0), or the error that spoiled it (recording has stopped either way).
+  virtual absl::StatusOr<int64_t> EndRecording() {
+    return absl::UnimplementedError("this backend does not record ops");
+  }
+  virtual absl::Status Replay(int64_t id) { return absl::UnimplementedError("this backend does not record ops"); }
+  virtual void DropRecording(int64_t id) {}
+  // Changes whenever the backend moves a buffer of its own that ops use (scratch that grew):
+  // recordings made before may hold the old address and must not be replayed.
+  virtual uint64_t buffers_epoch() const { return 0; }
+
   // --- ops ---
   // out[i, :] = row ids[i] of table, as float32.
   virtual absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) = 0;

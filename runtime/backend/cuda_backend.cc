@@ -118,7 +118,14 @@ absl::Status CudaBackend::Init() {
 }
 
 CudaBackend::~CudaBackend() {
+  if (recording_) {
+    cudaGraph_t graph = nullptr;
+    cudaStreamEndCapture(stream_, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+  }
   if (stream_) cudaStreamSynchronize(stream_);
+  for (auto& [id, exec] : recordings_) cudaGraphExecDestroy(exec);
   if (copy_stream_) cudaStreamSynchronize(copy_stream_);
   for (auto& [fence, event] : pending_) cudaEventDestroy(event);
   for (CUevent_st* event : spare_events_) cudaEventDestroy(event);
@@ -136,6 +143,7 @@ CudaBackend::~CudaBackend() {
 }
 
 absl::StatusOr<std::unique_ptr<DeviceBuffer>> CudaBackend::Allocate(size_t bytes, std::string_view what) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording(absl::StrCat("allocating ", std::string(what))));
   void* data = nullptr;
   const cudaError_t err = cudaMalloc(&data, std::max<size_t>(bytes, 1));
   if (err != cudaSuccess) {
@@ -155,6 +163,7 @@ absl::Status CudaBackend::Reserve(std::unique_ptr<DeviceBuffer>& buffer, size_t 
   HOBBIT_RETURN_IF_ERROR(Synchronize());  // the old buffer may still be read by queued ops
   buffer.reset();
   HOBBIT_ASSIGN_OR_RETURN(buffer, Allocate(bytes, what));
+  ++buffers_epoch_;
   return absl::OkStatus();
 }
 
@@ -170,16 +179,19 @@ absl::StatusOr<WeightView> CudaBackend::UploadWeight(const WeightView& host, std
 }
 
 absl::Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a copy to the device"));
   return staging_->CopyToDevice(dst, src, bytes);
 }
 
 absl::Status CudaBackend::CopyToHost(void* dst, const void* src, size_t bytes) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a copy to the host"));
   HOBBIT_RETURN_IF_ERROR(
       CudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "cuda copy to host"));
   return Synchronize();
 }
 
 absl::Status CudaBackend::Synchronize() {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a synchronization"));
   return CudaStatus(cudaStreamSynchronize(stream_), "cuda backend: stream synchronize");
 }
 
@@ -216,6 +228,7 @@ absl::StatusOr<std::unique_ptr<HostRegistration>> CudaBackend::RegisterHost(cons
 }
 
 absl::StatusOr<CopyFence> CudaBackend::CopyToDeviceAsync(void* dst, const void* src, size_t bytes) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("an expert copy"));
   // The copy may overwrite memory that ops queued so far read (an evicted expert's slot).
   HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaEventRecord(compute_tail_, stream_), "cuda async copy: event record"));
   HOBBIT_RETURN_IF_ERROR(
@@ -264,12 +277,14 @@ absl::StatusOr<bool> CudaBackend::CopyDone(CopyFence fence) {
 }
 
 absl::Status CudaBackend::WaitCopy(CopyFence fence) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("waiting for an expert copy"));
   if (fence > issued_) return absl::InvalidArgumentError(absl::StrCat("copy fence ", fence, " was never issued"));
   if (fence <= completed_) return absl::OkStatus();
   return RetireCopies(fence);
 }
 
 absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("get_rows (host ids)"));
   HOBBIT_RETURN_IF_ERROR(CheckWeight(table, "get_rows"));
   for (int32_t i = 0; i < n; ++i) {
     if (ids_host[i] < 0 || ids_host[i] >= table.rows) {
@@ -374,6 +389,7 @@ absl::Status CudaBackend::Router(const RouterParams& p) {
 }
 
 absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("gather_rows (host rows)"));
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
   return kernels::GatherRowsF32(src, static_cast<const int32_t*>(rows), n, dim, dst, stream_);
@@ -381,6 +397,7 @@ absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host,
 
 absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
                                            int32_t n, int64_t dim, float* dst) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("scatter_add (host rows)"));
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
   HOBBIT_ASSIGN_OR_RETURN(void* scales, staging_->Upload(scales_host, sizeof(float) * n));
@@ -464,6 +481,70 @@ absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
   k->scratch = routed_scratch_->data();
   k->scratch_bytes = routed_scratch_->bytes();
   return kernels::RoutedExperts(*k, stream_);
+}
+
+}  // namespace hobbit::runtime
+
+namespace hobbit::runtime {
+
+absl::Status CudaBackend::NotWhileRecording(std::string_view what) {
+  if (!recording_) return absl::OkStatus();
+  if (recording_spoilt_.empty()) recording_spoilt_ = std::string(what);
+  return absl::FailedPreconditionError(
+      absl::StrCat("cuda backend: ", std::string(what), " cannot be part of a recording"));
+}
+
+absl::Status CudaBackend::BeginRecording() {
+  if (recording_) return absl::FailedPreconditionError("cuda backend: already recording");
+  // Queued expert copies wait on events of the compute stream; none may join the capture.
+  HOBBIT_RETURN_IF_ERROR(RetireCopies(issued_));
+  // Thread-local: a call on this thread that cannot be captured fails (and spoils the capture)
+  // instead of running; other threads are not affected.
+  HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+                                    "cuda backend: begin recording"));
+  recording_ = true;
+  recording_spoilt_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CudaBackend::EndRecording() {
+  if (!recording_) return absl::FailedPreconditionError("cuda backend: not recording");
+  recording_ = false;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+  if (end != cudaSuccess || !recording_spoilt_.empty()) {
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();  // a spoilt capture's error is not sticky
+    return absl::FailedPreconditionError(
+        absl::StrCat("cuda backend: recording failed: ",
+                     recording_spoilt_.empty() ? std::string(cudaGetErrorString(end))
+                                               : absl::StrCat(recording_spoilt_, " cannot be recorded")));
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (made != cudaSuccess) {
+    cudaGetLastError();
+    return absl::InternalError(absl::StrCat("cuda backend: instantiating a recording: ", cudaGetErrorString(made)));
+  }
+  const int64_t id = next_recording_++;
+  recordings_[id] = exec;
+  return id;
+}
+
+absl::Status CudaBackend::Replay(int64_t id) {
+  auto it = recordings_.find(id);
+  if (it == recordings_.end()) return absl::NotFoundError(absl::StrCat("cuda backend: no recording ", id));
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a replay"));
+  return CudaStatus(cudaGraphLaunch(it->second, stream_), "cuda backend: replay");
+}
+
+void CudaBackend::DropRecording(int64_t id) {
+  auto it = recordings_.find(id);
+  if (it == recordings_.end()) return;
+  // A launched graph may be destroyed: the launch completes first (CUDA keeps it alive).
+  cudaGraphExecDestroy(it->second);
+  recordings_.erase(it);
 }
 
 }  // namespace hobbit::runtime

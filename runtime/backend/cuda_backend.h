@@ -28,6 +28,7 @@
 
 struct CUstream_st;
 struct CUevent_st;
+struct CUgraphExec_st;
 struct cublasContext;
 
 namespace hobbit::runtime {
@@ -90,6 +91,13 @@ class CudaBackend final : public Backend {
   bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override;
   absl::Status RoutedExperts(const RoutedExpertsParams& p) override;
 
+  bool can_record() const override { return true; }
+  absl::Status BeginRecording() override;
+  absl::StatusOr<int64_t> EndRecording() override;
+  absl::Status Replay(int64_t id) override;
+  void DropRecording(int64_t id) override;
+  uint64_t buffers_epoch() const override { return buffers_epoch_; }
+
  private:
   explicit CudaBackend(const CudaBackendOptions& options);
   absl::Status Init();
@@ -103,6 +111,9 @@ class CudaBackend final : public Backend {
   // Retires the copies that have completed (pending_ front to back); with `until`, blocks until
   // the copies up to that fence have.
   absl::Status RetireCopies(std::optional<CopyFence> until);
+  // FailedPrecondition naming `what` while the stream is being recorded (a call that needs the
+  // host cannot be part of a recording), and marks the recording spoilt.
+  absl::Status NotWhileRecording(std::string_view what);
 
   CudaBackendOptions options_;
   CUstream_st* stream_ = nullptr;
@@ -123,6 +134,13 @@ class CudaBackend final : public Backend {
   std::unique_ptr<DeviceBuffer> routed_scratch_;        // RoutedExperts' activations
   absl::flat_hash_map<const void*, std::unique_ptr<DeviceBuffer>> expert_tables_;  // RoutedExperts
   std::vector<uint8_t> router_host_;                    // their host copy (pinned is not needed: small)
+  // Recording (CUDA graph capture of stream_): whether it is on, the first call that spoilt it,
+  // and the instantiated recordings by id.
+  bool recording_ = false;
+  std::string recording_spoilt_;
+  int64_t next_recording_ = 1;
+  uint64_t buffers_epoch_ = 0;
+  absl::flat_hash_map<int64_t, CUgraphExec_st*> recordings_;
 };
 
 }  // namespace hobbit::runtime

@@ -34,6 +34,10 @@ struct EngineOptions {
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
   // 3.4x at batch 1 (BENCHMARKS.md).
   bool device_routing = true;
+  // CUDA: record the layers of a decode step once per shape and replay them (CUDA graphs;
+  // ModelLoadOptions::record_steps): one launch instead of ~25 per layer. Needs device routing
+  // and resident experts. Off until measured on a GPU.
+  bool cuda_graphs = false;
   SchedulerOptions scheduler;
   KvOptions kv;
   ExpertOptions experts;        // expert offloading (runtime/experts/expert_options.h)

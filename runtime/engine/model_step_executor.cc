@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   }
   ModelLoadOptions load;
   load.device_routing = options.device_routing && ex->backend_->device_routing_pays();
+  load.record_steps = options.cuda_graphs && ex->backend_->can_record();
   if (options.experts.mode != ExpertMode::kResident) {
     HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
     auto loader = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);

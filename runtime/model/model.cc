@@ -17,7 +17,9 @@ namespace hobbit::runtime {
 Model::Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config)
     : file_(std::move(file)), backend_(backend), config_(std::move(config)) {}
 
-Model::~Model() = default;
+Model::~Model() {
+  for (const Recording& r : recordings_) backend_.DropRecording(r.id);
+}
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::shared_ptr<const GgufFile> file, Backend& backend,
                                                    ModelLoadOptions options) {
@@ -29,6 +31,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(std::shared_ptr<const GgufFil
   HOBBIT_ASSIGN_OR_RETURN(model->weights_,
                           LoadModelWeights(*model->file_, backend, model->config_, upload_experts));
   model->expert_ffn_ = options.expert_ffn ? std::move(options.expert_ffn) : std::make_unique<ResidentExpertFfn>(options.device_routing);
+  model->record_steps_ = options.record_steps;
   std::vector<LayerExperts> experts;
   for (const LayerWeights& lw : model->weights_->layers) experts.push_back(lw.experts);
   model->layer_experts_ = std::move(experts);
@@ -85,11 +88,60 @@ absl::Status Model::Forward(const StepPlan& plan, KvCache& kv, StepOutput* out) 
   HOBBIT_RETURN_IF_ERROR(s.Prepare(plan, kv.block_size()));
   const int32_t n = plan.n_tokens();
   HOBBIT_RETURN_IF_ERROR(backend_.GetRows(weights_->token_embd, plan.tokens.data(), n, s.x()));
+  HOBBIT_RETURN_IF_ERROR(RunLayers(kv, n));
+  return Logits(plan, n, out);
+}
+
+absl::Status Model::RunLayersDirect(KvCache& kv, int32_t n) {
   for (int32_t l = 0; l < config_.n_layer; ++l) {
     HOBBIT_RETURN_IF_ERROR(AttentionBlock(l, kv, n));
     HOBBIT_RETURN_IF_ERROR(MoeBlock(l, n));
   }
-  return Logits(plan, n, out);
+  return absl::OkStatus();
+}
+
+absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
+  if (!record_steps_ || !backend_.can_record()) return RunLayersDirect(kv, n);
+  // Only layers that never wait for the host can be recorded: every MoE layer routed on the
+  // device (asking here, outside any recording, also builds the backend's expert tables).
+  for (int32_t l = 0; l < config_.n_layer; ++l) {
+    if (!expert_ffn_->CanRunRouted(l, n)) return RunLayersDirect(kv, n);
+  }
+  const StepScratch& s = *scratch_;
+  const RecordingKey key{n, s.max_blocks(), s.generation(), backend_.buffers_epoch(), kv.k(0),
+                         kv.v(config_.n_layer - 1)};
+  auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const Recording& r) { return r.key == key; });
+  if (it == recordings_.end()) {
+    // Recordings of moved buffers are useless: drop them when they pile up.
+    constexpr size_t kMaxRecordings = 32;
+    if (recordings_.size() >= kMaxRecordings) {
+      for (const Recording& r : recordings_) backend_.DropRecording(r.id);
+      recordings_.clear();
+    }
+    recordings_.push_back({.key = key});
+    it = recordings_.end() - 1;
+  }
+  Recording& r = *it;
+  if (r.id > 0) {
+    ++recording_stats_.replayed;
+    return backend_.Replay(r.id);
+  }
+  // A shape's first step runs directly: lazily made buffers and tables are made outside a
+  // recording. Its second is recorded, then replayed (a recording runs nothing by itself).
+  if (r.failed || ++r.runs < 2) return RunLayersDirect(kv, n);
+  HOBBIT_RETURN_IF_ERROR(backend_.BeginRecording());
+  const absl::Status queued = RunLayersDirect(kv, n);
+  absl::StatusOr<int64_t> id = backend_.EndRecording();
+  if (!queued.ok() || !id.ok()) {
+    // Nothing ran: run the step directly; this shape is not recorded again.
+    r.failed = true;
+    ++recording_stats_.failed;
+    return RunLayersDirect(kv, n);
+  }
+  r.id = *id;
+  ++recording_stats_.recorded;
+  ++recording_stats_.replayed;
+  return backend_.Replay(r.id);
 }
 
 absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {

@@ -35,6 +35,10 @@ struct ModelLoadOptions {
   // (tests run the CPU twin this way); the engine sets it only where it pays
   // (Backend::device_routing_pays).
   bool device_routing = false;
+  // Record the layers of a decode step once per shape and replay them (Backend::BeginRecording:
+  // CUDA graphs), where the backend records and every layer stays on the device (device routing
+  // of resident experts). A shape's first step runs directly, its second is recorded.
+  bool record_steps = false;
 };
 
 // Not thread-safe: Forward runs on the engine thread only. Keeps `file` and `backend` alive
@@ -54,7 +58,34 @@ class Model {
   // inconsistent counts), naming the sequence.
   absl::Status Forward(const StepPlan& plan, KvCache& kv, StepOutput* out);
 
+  // Steps whose layers were recorded and replayed (ModelLoadOptions::record_steps).
+  struct RecordingStats {
+    int64_t recorded = 0;  // recordings made
+    int64_t replayed = 0;  // steps run by replaying one
+    int64_t failed = 0;    // recordings that failed (those shapes then run directly)
+  };
+  const RecordingStats& recording_stats() const { return recording_stats_; }
+
  private:
+  // What a recording of the layers depends on besides the weights: the token count, the block
+  // tables' stride, the step buffers and backend scratch (by generation), the KV cache.
+  struct RecordingKey {
+    int32_t n_tokens;
+    int32_t max_blocks;
+    uint64_t scratch_generation;
+    uint64_t buffers_epoch;
+    const void* kv_first;
+    const void* kv_last;
+    bool operator==(const RecordingKey&) const = default;
+  };
+  struct Recording {
+    RecordingKey key;
+    int64_t id = 0;  // 0: not recorded (yet, or failed)
+    int32_t runs = 0;
+    bool failed = false;
+  };
+  absl::Status RunLayers(KvCache& kv, int32_t n_tokens);
+  absl::Status RunLayersDirect(KvCache& kv, int32_t n_tokens);
   Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config);
   absl::Status ValidatePlan(const StepPlan& plan, const KvCache& kv) const;
   absl::Status AttentionBlock(int32_t layer, KvCache& kv, int32_t n_tokens);
@@ -68,6 +99,9 @@ class Model {
   std::vector<LayerExperts> layer_experts_;
   std::unique_ptr<ExpertFfn> expert_ffn_;
   std::unique_ptr<StepScratch> scratch_;
+  bool record_steps_ = false;
+  std::vector<Recording> recordings_;  // few: one per decode batch size and context doubling
+  RecordingStats recording_stats_;
 };
 
 }  // namespace hobbit::runtime

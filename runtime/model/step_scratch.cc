@@ -1,6 +1,7 @@
 #include "runtime/model/step_scratch.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "kernels/base/status_macros.h"
 
@@ -28,6 +29,7 @@ absl::Status StepScratch::Grow(int32_t n) {
   expert_ids_.resize(t * c.n_expert_used);
   expert_weights_.resize(t * c.n_expert_used);
   capacity_ = n;
+  ++generation_;
   return absl::OkStatus();
 }
 
@@ -36,6 +38,7 @@ absl::Status StepScratch::Upload(std::unique_ptr<DeviceBuffer>& buffer, const st
   const size_t bytes = std::max<size_t>(1, host.size()) * sizeof(int32_t);
   if (!buffer || buffer->bytes() < bytes) {
     HOBBIT_ASSIGN_OR_RETURN(buffer, backend_.Allocate(bytes * 2, what));
+    ++generation_;
   }
   if (host.empty()) return absl::OkStatus();
   return backend_.CopyToDevice(buffer->data(), host.data(), host.size() * sizeof(int32_t));
@@ -50,6 +53,9 @@ absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size) {
   for (const StepSequence& seq : plan.seqs) {
     max_blocks_ = std::max(max_blocks_, static_cast<int32_t>(seq.block_table.size()));
   }
+  // A power of two: the table's row stride is an argument of the attention op, so it changes
+  // only at doublings of the context, not every block (recorded steps are keyed by it).
+  max_blocks_ = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(max_blocks_)));
   std::vector<int32_t> tables(plan.seqs.size() * max_blocks_, 0);
   for (size_t s = 0; s < plan.seqs.size(); ++s) {
     const StepSequence& seq = plan.seqs[s];

@@ -41,6 +41,9 @@ class StepScratch {
   const int32_t* token_seq() { return token_seq_->as<int32_t>(); }
   const int32_t* block_tables() { return block_tables_->as<int32_t>(); }
   int32_t max_blocks() const { return max_blocks_; }
+  // Changes whenever a buffer the layers use moves (a recorded step that used the old ones must
+  // not be replayed).
+  uint64_t generation() const { return generation_; }
   // Host arrays.
   int32_t* expert_ids() { return expert_ids_.data(); }
   float* expert_weights() { return expert_weights_.data(); }
@@ -56,6 +59,7 @@ class StepScratch {
   ModelConfig config_;
   int32_t capacity_ = 0;
   int32_t max_blocks_ = 0;
+  uint64_t generation_ = 0;
   std::unique_ptr<DeviceBuffer> x_, h_, q_, k_, v_, attn_, moe_out_, router_, shexp_gate_, shexp_up_;
   std::unique_ptr<DeviceBuffer> expert_ids_device_, expert_weights_device_;
   std::unique_ptr<DeviceBuffer> positions_, slots_, token_seq_, block_tables_, logits_;

@@ -310,6 +310,9 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
   r = RunShell(kTool + " bench --preset tiny --json /no/such/folder/out.json");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
+  r = RunShell(kTool + " bench --preset tiny --cuda-graphs maybe");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--cuda-graphs: expected on or off, got 'maybe'"), std::string::npos) << r.output;
   r = RunShell(kTool + " bench --preset tiny --state-dir /tmp");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--state-dir needs --model"), std::string::npos) << r.output;

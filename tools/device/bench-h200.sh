@@ -17,7 +17,9 @@
 #   qwen3            qwen3-30b-a3b, all 48 layers, Q8_0
 #   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and the
 #                    4-layer one in Q4_K, with the router's choice kept on the device
-#                    (engine.device_routing) and not
+#                    (engine.device_routing) and not, and with CUDA graphs (engine.cuda_graphs)
+#   resident-qwen3   resident decode of qwen3-30b-a3b (48 layers, Q8_0), device routing with and
+#                    without CUDA graphs
 #
 # Each model is synthesized once per call into /dev/shm (hobbit-tool synth) and its low copies
 # are kept in /dev/shm/hobbit-bench-state (--state-dir), so the runs after the first of a model
@@ -76,12 +78,22 @@ for b in ${BENCHES:-mixtral qwen3}; do
              for type in q8_0 q4_k; do
                layers=8; [ "$type" = q4_k ] && layers=4
                path="$(model mixtral-8x7b "$layers" "$type")" || continue
-               for routing in off on; do
+               for variant in "off:off" "on:off" "on:on"; do
+                 routing="${variant%%:*}" graphs="${variant#*:}" name="$type-routing-${variant%%:*}-graphs-${variant#*:}"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
-                   --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" \
-                   --json "$out/bench-resident-$type-routing-$routing.json" >"$out/bench-resident-$type-routing-$routing.txt" 2>&1
-                 echo "exit $? ($type, device routing $routing)"; grep -E "^resident" "$out/bench-resident-$type-routing-$routing.txt" | head -1
+                   --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" --cuda-graphs "$graphs" \
+                   --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
+                 echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -2
                done
+             done
+             continue ;;
+    resident-qwen3)
+             path="$(model qwen3-30b-a3b 0 q8_0)" || continue
+             for graphs in off on; do
+               timeout 150 "$tool" bench --model "$path" --modes resident --tokens 32 --warmup 4 --batch 8 \
+                 --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
+                 >"$out/bench-resident-qwen3-graphs-$graphs.txt" 2>&1
+               echo "exit $? (qwen3, graphs $graphs)"; grep -E "^resident|recorded" "$out/bench-resident-qwen3-graphs-$graphs.txt" | head -2
              done
              continue ;;
     mixtral-q4_0)

@@ -62,6 +62,7 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.all_expert_bytes = AllRoutedExpertBytes(*model.file);
   b.backend = std::string(backend.name());
   b.device_routing = o.device_routing && backend.device_routing_pays();
+  b.cuda_graphs = o.cuda_graphs && backend.can_record();
   b.link_bytes_per_second = link;
   b.stream_source = o.text_path.empty() ? "seeded prompt + resident's greedy continuation" : absl::StrCat("text:", o.text_path);
   b.stream_tokens = o.stream_tokens;
@@ -98,6 +99,12 @@ void Progress(const ModeResult& r) {
   std::fprintf(stderr, "bench: %s%s%s: %.2f tok/s at batch 1, top-1 %.4f, KL %.3g (loaded in %.1f s)\n",
                runtime::ExpertModeName(r.mode), r.budget_label.empty() ? "" : " @ ", r.budget_label.c_str(),
                r.decode.tokens_per_second(), r.quality.top1_agreement, r.quality.mean_kl, r.load_seconds);
+  const runtime::Model::RecordingStats& g = r.recordings;
+  if (g.recorded + g.failed > 0) {
+    std::fprintf(stderr, "bench: %s: %lld step shapes recorded, %lld steps replayed, %lld recordings failed\n",
+                 runtime::ExpertModeName(r.mode), static_cast<long long>(g.recorded),
+                 static_cast<long long>(g.replayed), static_cast<long long>(g.failed));
+  }
 }
 
 // The run's figures so far; with --json they are saved after every mode, so a run cut short

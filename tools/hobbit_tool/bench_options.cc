@@ -188,6 +188,8 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("prefetch-depth", "hobbit: layers to look ahead (0: no prefetch)", false, false, "3");
   f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing; GPU only)",
         false, false, "on");
+  f.Add("cuda-graphs", "resident with device routing: on = record a decode step's layers once per shape and replay "
+                       "them (engine.cuda_graphs; GPU only)", false, false, "off");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
@@ -221,6 +223,11 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
     return absl::InvalidArgumentError(absl::StrCat("--device-routing: expected on or off, got '", routing, "'"));
   }
   o.device_routing = routing == "on";
+  const std::string graphs = flags.GetString("cuda-graphs");
+  if (graphs != "on" && graphs != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--cuda-graphs: expected on or off, got '", graphs, "'"));
+  }
+  o.cuda_graphs = graphs == "on";
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));

@@ -105,6 +105,12 @@ void WriteResult(JsonWriter& w, const ModeResult& r) {
   MemberInt(w, "high_slots", r.high_slots);
   MemberInt(w, "low_slots", r.low_slots);
   Member(w, "load_seconds", r.load_seconds);
+  w.Key("recordings");
+  w.BeginObject();
+  MemberInt(w, "recorded", r.recordings.recorded);
+  MemberInt(w, "replayed_steps", r.recordings.replayed);
+  MemberInt(w, "failed", r.recordings.failed);
+  w.EndObject();
   w.Key("phases");
   w.BeginArray();
   WritePhase(w, r.decode);
@@ -155,6 +161,8 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberStr(w, "backend", c.backend);
   w.Key("device_routing");
   w.Bool(c.device_routing);
+  w.Key("cuda_graphs");
+  w.Bool(c.cuda_graphs);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);

@@ -9,6 +9,7 @@
 
 #include "runtime/experts/expert_options.h"
 #include "runtime/experts/expert_stats.h"
+#include "runtime/model/model.h"
 #include "tools/hobbit_tool/bench_quality.h"
 
 namespace hobbit::tools {
@@ -40,6 +41,7 @@ struct ModeResult {
   std::optional<PhaseFigures> batch;   // --batch sequences decoded together
   std::vector<PhaseFigures> prefill;   // one per --prefill length
   QualityFigures quality;              // against resident over the whole stream
+  runtime::Model::RecordingStats recordings;  // --cuda-graphs: steps recorded and replayed
   std::string error;                   // why the run failed ("" when it ran); no figures then
 };
 
@@ -70,6 +72,7 @@ struct BenchConfig {
   int64_t all_expert_low_bytes = 0;   // every routed expert's low copy
   std::string backend;
   bool device_routing = false;  // resident: the router's choice stayed on the device
+  bool cuda_graphs = false;     // resident: decode steps were recorded and replayed
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
   std::string stream_source;  // "text:<path>" or "seeded prompt + resident greedy continuation"
   int32_t stream_tokens = 0, prompt_tokens = 0, warmup = 0, batch = 0, batch_steps = 0;

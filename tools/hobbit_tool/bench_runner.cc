@@ -57,6 +57,7 @@ absl::StatusOr<BenchRunner::Loaded> BenchRunner::Load(const runtime::ExpertOptio
   Loaded m;
   runtime::ModelLoadOptions load;
   load.device_routing = options_.device_routing && backend_.device_routing_pays();
+  load.record_steps = options_.cuda_graphs && backend_.can_record();
   if (experts.mode != ExpertMode::kResident) {
     const bool store_fits = store_ != nullptr && (store_->has_low() || experts.mode == ExpertMode::kOndemandLru);
     auto loader = std::make_unique<runtime::OffloadedExpertFfn>(
@@ -139,6 +140,7 @@ absl::Status BenchRunner::RunPhases(Loaded& m, ModeResult* r) {
     r->prefill.push_back(f);
   }
   SetFloor(resident_ ? &resident_->decode : nullptr, &r->decode);
+  r->recordings = m.model->recording_stats();
   return absl::OkStatus();
 }
 

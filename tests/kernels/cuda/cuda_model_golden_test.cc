@@ -40,13 +40,16 @@ struct GoldenCase {
 struct RunResult {
   std::vector<float> prompt_logits;
   std::vector<int32_t> greedy;
+  std::vector<float> decode_logits;  // every decode step's row, in order
+  Model::RecordingStats recordings;
 };
 
 RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt,
-                   bool device_routing = false) {
+                   bool device_routing = false, bool record_steps = false) {
   RunResult r;
   ModelLoadOptions options;
   options.device_routing = device_routing;
+  options.record_steps = record_steps;
   auto model = Model::Load(file, backend, std::move(options));
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return r;
@@ -66,7 +69,9 @@ RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend
       break;
     }
     row = out.logits;
+    r.decode_logits.insert(r.decode_logits.end(), row.begin(), row.end());
   }
+  r.recordings = (*model)->recording_stats();
   return r;
 }
 
@@ -126,6 +131,26 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   EXPECT_LT(routed_vs_cpu, 1e-5);
   EXPECT_EQ(routed_exact.greedy, want.greedy);
   EXPECT_LT(routed_int8_vs_cpu, 0.1);
+
+  // Recorded steps (CUDA graphs of the decode layers): the same ops replayed, so every decode
+  // step's logits are bit for bit those of the direct run, with both activation precisions.
+  for (Backend* backend : {static_cast<Backend*>(gpu->get()), static_cast<Backend*>(fast->get())}) {
+    const RunResult direct = RunModel(shared, *backend, prompt, /*device_routing=*/true);
+    const RunResult replayed = RunModel(shared, *backend, prompt, /*device_routing=*/true, /*record_steps=*/true);
+    std::printf("%s %s: recorded steps: %lld shapes recorded, %lld steps replayed, %lld failed\n", c.arch.c_str(),
+                c.file.c_str(), static_cast<long long>(replayed.recordings.recorded),
+                static_cast<long long>(replayed.recordings.replayed),
+                static_cast<long long>(replayed.recordings.failed));
+    EXPECT_EQ(replayed.recordings.failed, 0);
+    EXPECT_GE(replayed.recordings.recorded, 1);
+    EXPECT_GE(replayed.recordings.replayed, 16);  // of 32 decode steps
+    EXPECT_EQ(replayed.greedy, direct.greedy);
+    ASSERT_EQ(replayed.decode_logits.size(), direct.decode_logits.size());
+    EXPECT_EQ(std::memcmp(replayed.decode_logits.data(), direct.decode_logits.data(),
+                          direct.decode_logits.size() * sizeof(float)),
+              0);
+    EXPECT_EQ(direct.recordings.recorded + direct.recordings.replayed, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
