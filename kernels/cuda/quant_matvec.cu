@@ -287,8 +287,12 @@ void LaunchFast(const QuantMatVecParams& p, CUstream_st* stream) {
     xq = static_cast<int8_t*>(p.scratch);
     xm = reinterpret_cast<float4*>(xq + ScratchLevelsBytes(p.cols, p.n_tokens));
     const int64_t n_q8 = p.cols * p.n_tokens / kQ8;
-    LaunchAfterPrior(QuantizeXKernel, cuda_internal::GridFor(n_q8, kDotThreads / 32), kDotThreads, stream, p.x, n_q8,
-                     xq, xm);
+    // With x_quantized the dot kernel follows the previous dot kernel instead: that one waited
+    // for the quantize kernel before it could finish, so the levels are there once this waits.
+    if (!p.x_quantized) {
+      LaunchAfterPrior(QuantizeXKernel, cuda_internal::GridFor(n_q8, kDotThreads / 32), kDotThreads, stream, p.x,
+                       n_q8, xq, xm);
+    }
   }
   if (p.n_tokens == 1) {
     // Rows of at most one item per thread get their bytes in flight from more rows at once.
@@ -317,6 +321,16 @@ bool QuantMatVecCanRun(const QuantMatVecParams& p) {
   });
   return known && p.n_tokens >= 1 && p.n_tokens <= kQuantMatVecMaxTokens && p.cols > 0 && p.cols % block == 0 &&
          p.rows > 0 && p.rows < (int64_t{1} << 31) && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
+}
+
+bool QuantMatVecQuantizesX(const QuantMatVecParams& p) {
+  if (!QuantMatVecCanRun(p)) return false;
+  bool int8 = false;
+  cuda_internal::DispatchDotType(p.type, [&](auto d) {
+    using T = decltype(d);
+    int8 = T::kInt8 && FastPathFits<T>(p);
+  });
+  return int8;
 }
 
 size_t QuantMatVecScratchBytes(int64_t cols, int32_t n_tokens) {

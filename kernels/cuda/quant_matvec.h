@@ -47,6 +47,10 @@ struct QuantMatVecParams {
   // again once the call's work on the stream is done. Optional (nullptr: the slow path).
   void* scratch = nullptr;
   size_t scratch_bytes = 0;
+  // The scratch already holds x quantized: an earlier call on this stream with the same x, cols
+  // and n_tokens that took the int8 path (QuantMatVecQuantizesX), with nothing written to x or
+  // the scratch since. Skips the quantize kernel.
+  bool x_quantized = false;
 };
 
 // Scratch bytes the fast path needs for n_tokens rows of cols activations.
@@ -54,6 +58,10 @@ size_t QuantMatVecScratchBytes(int64_t cols, int32_t n_tokens);
 
 // True when the shape and alignment fit the limits above.
 bool QuantMatVecCanRun(const QuantMatVecParams& p);
+
+// Whether QuantMatVec(p) quantizes x into the scratch (the int8 fast path), so that a following
+// call on the same x may pass x_quantized.
+bool QuantMatVecQuantizesX(const QuantMatVecParams& p);
 
 // InvalidArgument (naming the type and shape) when !QuantMatVecCanRun(p).
 absl::Status QuantMatVec(const QuantMatVecParams& p, CUstream_st* stream);

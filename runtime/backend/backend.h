@@ -219,6 +219,18 @@ class Backend {
   virtual absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) = 0;
   // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens.
   virtual absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) = 0;
+  // MatMul of several weights over one input (q, k and v of a layer): ys[i] = ws[i] x. A
+  // backend that prepares the input per product (CUDA quantizes it to int8) does so once. The
+  // weights must be ones no queued op writes (model weights, not expert cache slots): CUDA lets
+  // a product's weight loads start before the products queued before it have finished.
+  virtual absl::Status MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
+                               std::span<float* const> ys) {
+    if (ws.size() != ys.size()) return absl::InvalidArgumentError("matmuls: as many outputs as weights needed");
+    for (size_t i = 0; i < ws.size(); ++i) {
+      if (absl::Status s = MatMul(*ws[i], x, n_tokens, ys[i]); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   // out[r, :] = x[r, :] / rms(x[r, :]) * weight (weight may be null: no scale).
   virtual absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                                float* out) = 0;

@@ -301,6 +301,23 @@ absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_ho
 }
 
 absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) {
+  bool quantized = false;
+  return MatMulImpl(w, x, n_tokens, y, /*x_quantized=*/false, &quantized);
+}
+
+absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
+                                  std::span<float* const> ys) {
+  if (ws.size() != ys.size()) return absl::InvalidArgumentError("matmuls: as many outputs as weights needed");
+  bool quantized = false;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    HOBBIT_RETURN_IF_ERROR(MatMulImpl(*ws[i], x, n_tokens, ys[i], quantized, &quantized));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_t n_tokens, float* y,
+                                     bool x_quantized, bool* quantized) {
+  *quantized = false;
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
   kernels::CudaQuantMatMulParams p{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows,
                                    .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
@@ -310,9 +327,14 @@ absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_
     if (options_.int8_activations) {
       // Sized for the most tokens, so the buffer grows (and the stream syncs) once per width.
       const size_t need = kernels::QuantMatVecScratchBytes(mv.cols, kernels::kQuantMatVecMaxTokens);
+      const void* before = matvec_scratch_ ? matvec_scratch_->data() : nullptr;
       HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
       mv.scratch = matvec_scratch_->data();
       mv.scratch_bytes = matvec_scratch_->bytes();
+      const bool int8 = kernels::QuantMatVecQuantizesX(mv);
+      // Reuse needs the same scratch (a grown one holds nothing) and the int8 path again.
+      mv.x_quantized = x_quantized && int8 && mv.scratch == before;
+      *quantized = int8;
     }
     return kernels::QuantMatVec(mv, stream_);
   }

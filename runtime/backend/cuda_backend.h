@@ -74,6 +74,8 @@ class CudaBackend final : public Backend {
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
+  absl::Status MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
+                       std::span<float* const> ys) override;
   absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                        float* out) override;
   absl::Status Rope(const RopeParams& p) override;
@@ -114,6 +116,10 @@ class CudaBackend final : public Backend {
   // FailedPrecondition naming `what` while the stream is being recorded (a call that needs the
   // host cannot be part of a recording), and marks the recording spoilt.
   absl::Status NotWhileRecording(std::string_view what);
+  // MatMul; with x_quantized the matvec scratch already holds x as int8 (an earlier product of
+  // this x). Sets *quantized to whether x is in the scratch afterwards.
+  absl::Status MatMulImpl(const WeightView& w, const float* x, int32_t n_tokens, float* y, bool x_quantized,
+                          bool* quantized);
 
   CudaBackendOptions options_;
   CUstream_st* stream_ = nullptr;

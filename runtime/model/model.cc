@@ -149,9 +149,11 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   const ModelConfig& c = config_;
   StepScratch& s = *scratch_;
   HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.x(), w.attn_norm, n, c.n_embd, c.rms_eps, s.h()));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wq, s.h(), n, s.q()));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wk, s.h(), n, s.k()));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wv, s.h(), n, s.v()));
+  {
+    const WeightView* qkv[] = {&w.wq, &w.wk, &w.wv};
+    float* out[] = {s.q(), s.k(), s.v()};
+    HOBBIT_RETURN_IF_ERROR(backend_.MatMuls(qkv, s.h(), n, out));
+  }
   const int64_t q_width = int64_t{c.n_head} * c.head_dim_k;
   const int64_t k_width = int64_t{c.n_head_kv} * c.head_dim_k;
   const int64_t v_width = int64_t{c.n_head_kv} * c.head_dim_v;
@@ -249,8 +251,9 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
   }
   if (c.n_ff_shexp > 0) {
     const int64_t ff = int64_t{n} * c.n_ff_shexp;
-    HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_gate, s.h(), n, s.shexp_gate()));
-    HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_up, s.h(), n, s.shexp_up()));
+    const WeightView* gate_up[] = {&w.shexp_gate, &w.shexp_up};
+    float* gate_up_out[] = {s.shexp_gate(), s.shexp_up()};
+    HOBBIT_RETURN_IF_ERROR(backend_.MatMuls(gate_up, s.h(), n, gate_up_out));
     HOBBIT_RETURN_IF_ERROR(backend_.SiluMul(s.shexp_gate(), s.shexp_up(), ff, s.shexp_gate()));
     HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.shexp_down, s.shexp_gate(), n, s.attn()));
     if (c.shared_expert_gated) {

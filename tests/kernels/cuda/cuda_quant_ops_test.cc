@@ -147,6 +147,41 @@ TEST_P(CudaQuantOpsTest, MatMulOddRowsAndMisalignedWeights) {
   CheckMatMul(5, cols, {1, 9}, /*misalign=*/3 * elem);
 }
 
+// MatMuls (q, k and v over one input) quantizes the input once: the same bits as one MatMul
+// each, for this type alongside Q8_0 and F32 (which takes the float path in between).
+TEST_P(CudaQuantOpsTest, MatMulsEqualOneMatMulEach) {
+  const GgmlType type = GetParam();
+  constexpr int64_t kCols = 512;
+  const std::vector<GgmlType> types = {type, GgmlType::kQ8_0, GgmlType::kF32, type};
+  const std::vector<int64_t> rows = {256, 64, 96, 64};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<Weight> ws;
+  for (size_t i = 0; i < types.size(); ++i) {
+    bytes.push_back(RandomWeight(types[i], rows[i], kCols, rng_));
+    ws.push_back(Upload(types[i], rows[i], kCols, bytes.back(), 0));
+  }
+  for (int32_t n : {1, 3, 8}) {
+    TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
+    std::vector<TwinBuffer> one, many;
+    std::vector<const WeightView*> views;
+    std::vector<float*> outs;
+    for (size_t i = 0; i < types.size(); ++i) {
+      one.push_back(Empty(sizeof(float) * n * rows[i]));
+      many.push_back(Empty(sizeof(float) * n * rows[i]));
+    }
+    for (size_t i = 0; i < types.size(); ++i) {
+      ASSERT_TRUE(gpu_->MatMul(ws[i].gpu, x.g<float>(), n, one[i].g<float>()).ok());
+      views.push_back(&ws[i].gpu);
+      outs.push_back(many[i].g<float>());
+    }
+    ASSERT_TRUE(gpu_->MatMuls(views, x.g<float>(), n, outs).ok());
+    for (size_t i = 0; i < types.size(); ++i) {
+      EXPECT_EQ(Download<float>(many[i]), Download<float>(one[i]))
+          << kernels::GgmlTypeName(types[i]) << " (product " << i << "), " << n << " tokens";
+    }
+  }
+}
+
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   const GgmlType type = GetParam();
   const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
