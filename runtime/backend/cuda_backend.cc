@@ -338,6 +338,8 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
     }
     return kernels::QuantMatVec(mv, stream_);
   }
+  // cuBLAS may allocate inside a capture (a graph allocation that is never freed): not recorded.
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a cuBLAS product"));
   const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
   HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
   return kernels::CudaQuantMatMul(p, workspace_->as<float>(), workspace_->bytes(), cublas_, stream_);

@@ -108,8 +108,14 @@ absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
     if (!expert_ffn_->CanRunRouted(l, n)) return RunLayersDirect(kv, n);
   }
   const StepScratch& s = *scratch_;
-  const RecordingKey key{n, s.max_blocks(), s.generation(), backend_.buffers_epoch(), kv.k(0),
-                         kv.v(config_.n_layer - 1)};
+  // Every layer's K/V buffer is an argument of the recorded ops: they enter the key as a hash.
+  uint64_t kv_hash = static_cast<uint64_t>(kv.block_size());
+  for (int32_t l = 0; l < config_.n_layer; ++l) {
+    for (const void* p : {static_cast<const void*>(kv.k(l)), static_cast<const void*>(kv.v(l))}) {
+      kv_hash = (kv_hash ^ reinterpret_cast<uintptr_t>(p)) * 0x100000001b3ull;
+    }
+  }
+  const RecordingKey key{n, s.max_blocks(), s.generation(), backend_.buffers_epoch(), kv_hash};
   auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const Recording& r) { return r.key == key; });
   if (it == recordings_.end()) {
     // Recordings of moved buffers are useless: drop them when they pile up.
@@ -129,11 +135,17 @@ absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
   // A shape's first step runs directly: lazily made buffers and tables are made outside a
   // recording. Its second is recorded, then replayed (a recording runs nothing by itself).
   if (r.failed || ++r.runs < 2) return RunLayersDirect(kv, n);
-  HOBBIT_RETURN_IF_ERROR(backend_.BeginRecording());
+  if (!backend_.BeginRecording().ok()) {
+    r.failed = true;
+    ++recording_stats_.failed;
+    return RunLayersDirect(kv, n);
+  }
   const absl::Status queued = RunLayersDirect(kv, n);
   absl::StatusOr<int64_t> id = backend_.EndRecording();
   if (!queued.ok() || !id.ok()) {
-    // Nothing ran: run the step directly; this shape is not recorded again.
+    // Nothing ran: run the step directly; this shape is not recorded again. (An op that failed
+    // for its own reason leaves a recording of the ops before it: not kept.)
+    if (id.ok()) backend_.DropRecording(*id);
     r.failed = true;
     ++recording_stats_.failed;
     return RunLayersDirect(kv, n);

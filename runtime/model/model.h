@@ -74,8 +74,7 @@ class Model {
     int32_t max_blocks;
     uint64_t scratch_generation;
     uint64_t buffers_epoch;
-    const void* kv_first;
-    const void* kv_last;
+    uint64_t kv;  // the KV cache's block size and buffers, hashed
     bool operator==(const RecordingKey&) const = default;
   };
   struct Recording {

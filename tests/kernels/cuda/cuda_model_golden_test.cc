@@ -134,7 +134,9 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
 
   // Recorded steps (CUDA graphs of the decode layers): the same ops replayed, so every decode
   // step's logits are bit for bit those of the direct run, with both activation precisions.
+  // Float activations route only float experts: the Q8_0 files' steps then stay unrecorded.
   for (Backend* backend : {static_cast<Backend*>(gpu->get()), static_cast<Backend*>(fast->get())}) {
+    const bool routed = backend == fast->get() || c.file != "model-q8_0.gguf";
     const RunResult direct = RunModel(shared, *backend, prompt, /*device_routing=*/true);
     const RunResult replayed = RunModel(shared, *backend, prompt, /*device_routing=*/true, /*record_steps=*/true);
     std::printf("%s %s: recorded steps: %lld shapes recorded, %lld steps replayed, %lld failed\n", c.arch.c_str(),
@@ -142,8 +144,12 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
                 static_cast<long long>(replayed.recordings.replayed),
                 static_cast<long long>(replayed.recordings.failed));
     EXPECT_EQ(replayed.recordings.failed, 0);
-    EXPECT_GE(replayed.recordings.recorded, 1);
-    EXPECT_GE(replayed.recordings.replayed, 16);  // of 32 decode steps
+    if (routed) {
+      EXPECT_GE(replayed.recordings.recorded, 1);
+      EXPECT_GE(replayed.recordings.replayed, 16);  // of 32 decode steps
+    } else {
+      EXPECT_EQ(replayed.recordings.recorded + replayed.recordings.replayed, 0);
+    }
     EXPECT_EQ(replayed.greedy, direct.greedy);
     ASSERT_EQ(replayed.decode_logits.size(), direct.decode_logits.size());
     EXPECT_EQ(std::memcmp(replayed.decode_logits.data(), direct.decode_logits.data(),
