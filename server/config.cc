@@ -211,6 +211,7 @@ std::vector<Section> Schema(DaemonConfig* c) {
        {{"backend", BackendReader(&c->engine.backend)},
         {"cpu_threads", IntReader(&c->engine.cpu_threads, 0, 1024)},
         {"int8_activations", BoolReader(&c->engine.int8_activations)},
+        {"tf32_prefill", BoolReader(&c->engine.tf32_prefill)},
         {"device_routing", BoolReader(&c->engine.device_routing)},
         {"cuda_graphs", BoolReader(&c->engine.cuda_graphs)}}},
       {"scheduler",

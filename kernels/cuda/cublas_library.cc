@@ -28,7 +28,8 @@ absl::StatusOr<CublasLibrary> Load() {
   };
   for (absl::Status s : {resolve(lib.create, "cublasCreate_v2"), resolve(lib.destroy, "cublasDestroy_v2"),
                          resolve(lib.set_stream, "cublasSetStream_v2"), resolve(lib.sgemm, "cublasSgemm_v2"),
-                         resolve(lib.status_string, "cublasGetStatusString")}) {
+                         resolve(lib.status_string, "cublasGetStatusString"),
+                         resolve(lib.set_math_mode, "cublasSetMathMode")}) {
     if (!s.ok()) return s;
   }
   return lib;

@@ -23,7 +23,11 @@ struct CublasLibrary {
   int (*sgemm)(cublasContext* handle, int transa, int transb, int m, int n, int k, const float* alpha,
                const float* a, int lda, const float* b, int ldb, const float* beta, float* c, int ldc);
   const char* (*status_string)(int status);
+  // cublasSetMathMode with cublasMath_t as int (3 = CUBLAS_TF32_TENSOR_OP_MATH).
+  int (*set_math_mode)(cublasContext* handle, int mode);
 };
+
+inline constexpr int kCublasTf32TensorOpMath = 3;
 
 // The loaded library (once per process); Unavailable naming the library file if it cannot be
 // loaded or lacks a function.

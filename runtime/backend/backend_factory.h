@@ -16,6 +16,7 @@ struct BackendChoice {
   int32_t cpu_threads = 0;    // CPU backend: 0 = one per hardware thread
   int32_t cuda_device = 0;
   bool cuda_int8_activations = true;  // CudaBackendOptions::int8_activations
+  bool cuda_tf32_prefill = false;     // CudaBackendOptions::tf32_prefill
 };
 
 // InvalidArgument for an unknown name; Unavailable for "cuda" in a build without CUDA or on a

@@ -109,6 +109,9 @@ absl::Status CudaBackend::Init() {
   if (cublas->set_stream(cublas_, stream_) != 0) {
     return absl::InternalError("cuda backend: cublasSetStream failed");
   }
+  if (options_.tf32_prefill && cublas->set_math_mode(cublas_, kernels::kCublasTf32TensorOpMath) != 0) {
+    return absl::InternalError("cuda backend: cublasSetMathMode (TF32) failed");
+  }
   HOBBIT_ASSIGN_OR_RETURN(staging_, CudaStagingRing::Create(options_.staging_segment_bytes, stream_));
   HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking),
                                     "cuda backend: copy stream creation"));

@@ -30,6 +30,9 @@ struct EngineOptions {
   int32_t cpu_threads = 0;      // 0 = all cores
   // CUDA: decode products quantize activations to int8 (runtime/backend/cuda_backend.h).
   bool int8_activations = true;
+  // CUDA: prefill products on the tensor cores in TF32 (CudaBackendOptions::tf32_prefill).
+  // Off until measured on a GPU.
+  bool tf32_prefill = false;
   // Resident experts: decode-sized batches keep the router's choice on the device (no host round
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
   // 3.4x at batch 1 (BENCHMARKS.md).

@@ -20,6 +20,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& option
   choice.name = options.backend;
   choice.cpu_threads = options.cpu_threads;
   choice.cuda_int8_activations = options.int8_activations;
+  choice.cuda_tf32_prefill = options.tf32_prefill;
   return CreateBackend(choice);
 }
 

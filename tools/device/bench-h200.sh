@@ -17,7 +17,8 @@
 #   qwen3            qwen3-30b-a3b, all 48 layers, Q8_0
 #   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and the
 #                    4-layer one in Q4_K, with the router's choice kept on the device
-#                    (engine.device_routing) and not, and with CUDA graphs (engine.cuda_graphs)
+#                    (engine.device_routing) and not, with CUDA graphs (engine.cuda_graphs), and
+#                    with TF32 prefill products (engine.tf32_prefill)
 #   resident-qwen3   resident decode of qwen3-30b-a3b (48 layers, Q8_0), device routing with and
 #                    without CUDA graphs
 #
@@ -78,10 +79,13 @@ for b in ${BENCHES:-mixtral qwen3}; do
              for type in q8_0 q4_k; do
                layers=8; [ "$type" = q4_k ] && layers=4
                path="$(model mixtral-8x7b "$layers" "$type")" || continue
-               for variant in "off:off" "on:off" "on:on"; do
-                 routing="${variant%%:*}" graphs="${variant#*:}" name="$type-routing-${variant%%:*}-graphs-${variant#*:}"
+               # routing:graphs:tf32 (the last variant: prefill products in TF32 as well)
+               for variant in off:off:off on:off:off on:on:off on:on:on; do
+                 IFS=: read -r routing graphs tf32 <<<"$variant"
+                 name="$type-routing-$routing-graphs-$graphs-tf32-$tf32"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
                    --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" --cuda-graphs "$graphs" \
+                   --tf32-prefill "$tf32" \
                    --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
                  echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -2
                done

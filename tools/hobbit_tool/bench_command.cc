@@ -63,6 +63,7 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.backend = std::string(backend.name());
   b.device_routing = o.device_routing && backend.device_routing_pays();
   b.cuda_graphs = o.cuda_graphs && backend.can_record();
+  b.tf32_prefill = o.tf32_prefill && backend.name() == "cuda";
   b.link_bytes_per_second = link;
   b.stream_source = o.text_path.empty() ? "seeded prompt + resident's greedy continuation" : absl::StrCat("text:", o.text_path);
   b.stream_tokens = o.stream_tokens;
@@ -178,6 +179,7 @@ absl::Status Bench(const FlagParser& flags, bool* some_failed) {
   runtime::BackendChoice choice;
   choice.name = o.backend;
   choice.cpu_threads = o.threads;
+  choice.cuda_tf32_prefill = o.tf32_prefill;
   HOBBIT_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Backend> backend, runtime::CreateBackend(choice));
   Session session(o, model, *backend);
   HOBBIT_ASSIGN_OR_RETURN(session.link, runtime::MeasureCopyBandwidth(*backend, static_cast<size_t>(o.probe_bytes),

@@ -190,6 +190,8 @@ void AddBenchFlags(FlagParser& f) {
         false, false, "on");
   f.Add("cuda-graphs", "resident with device routing: on = record a decode step's layers once per shape and replay "
                        "them (engine.cuda_graphs; GPU only)", false, false, "off");
+  f.Add("tf32-prefill", "CUDA: on = products of more than 8 tokens use the tensor cores in TF32 "
+                        "(engine.tf32_prefill)", false, false, "off");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
@@ -228,6 +230,11 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
     return absl::InvalidArgumentError(absl::StrCat("--cuda-graphs: expected on or off, got '", graphs, "'"));
   }
   o.cuda_graphs = graphs == "on";
+  const std::string tf32 = flags.GetString("tf32-prefill");
+  if (tf32 != "on" && tf32 != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--tf32-prefill: expected on or off, got '", tf32, "'"));
+  }
+  o.tf32_prefill = tf32 == "on";
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));

@@ -163,6 +163,8 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   w.Bool(c.device_routing);
   w.Key("cuda_graphs");
   w.Bool(c.cuda_graphs);
+  w.Key("tf32_prefill");
+  w.Bool(c.tf32_prefill);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);

@@ -73,6 +73,7 @@ struct BenchConfig {
   std::string backend;
   bool device_routing = false;  // resident: the router's choice stayed on the device
   bool cuda_graphs = false;     // resident: decode steps were recorded and replayed
+  bool tf32_prefill = false;    // CUDA: prefill products in TF32
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
   std::string stream_source;  // "text:<path>" or "seeded prompt + resident greedy continuation"
   int32_t stream_tokens = 0, prompt_tokens = 0, warmup = 0, batch = 0, batch_steps = 0;

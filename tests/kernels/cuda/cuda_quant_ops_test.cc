@@ -201,6 +201,32 @@ TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   }
 }
 
+// tf32_prefill: products of more than 8 tokens (cuBLAS on dequantized tiles) in TF32 stay
+// within the int8 path's bound of the CPU backend.
+TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
+  auto tf32 = CudaBackend::Create({.tf32_prefill = true});
+  ASSERT_TRUE(tf32.ok()) << tf32.status();
+  gpu_ = std::move(*tf32);
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kF32}) {
+    constexpr int64_t kRows = 1024, kCols = 4096;
+    const std::vector<uint8_t> bytes = RandomWeight(type, kRows, kCols, rng_);
+    const WeightView host{.type = static_cast<uint32_t>(type), .rows = kRows, .cols = kCols,
+                          .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), kCols), .data = bytes.data()};
+    const WeightView wc = *cpu_->UploadWeight(host, "w"), wg = *gpu_->UploadWeight(host, "w");
+    for (int32_t n : {9, 64}) {
+      TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
+      TwinBuffer y = Empty(sizeof(float) * n * kRows);
+      ASSERT_TRUE(cpu_->MatMul(wc, x.c<float>(), n, y.c<float>()).ok());
+      ASSERT_TRUE(gpu_->MatMul(wg, x.g<float>(), n, y.g<float>()).ok());
+      const double err = RelativeError(Download<float>(y), CpuCopy<float>(y));
+      std::printf("tf32 prefill product %s %lldx%lld by %d tokens: relative error %.3g\n",
+                  kernels::GgmlTypeName(type).c_str(), static_cast<long long>(kRows), static_cast<long long>(kCols), n,
+                  err);
+      EXPECT_LT(err, 1.1e-2) << kernels::GgmlTypeName(type) << " by " << n << " tokens";
+    }
+  }
+}
+
 TEST_F(CudaTwinTest, GetRowsRejectsOutOfRangeIds) {
   std::vector<float> table(4 * 32, 1.0f);
   WeightView host{.type = 0, .rows = 4, .cols = 32, .row_bytes = 128, .data = table.data()};
