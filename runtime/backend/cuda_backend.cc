@@ -311,6 +311,12 @@ absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_
 absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
                                   std::span<float* const> ys) {
   if (ws.size() != ys.size()) return absl::InvalidArgumentError("matmuls: as many outputs as weights needed");
+  for (const WeightView* w : ws) {
+    if (w->cols != ws[0]->cols) {
+      return absl::InvalidArgumentError(absl::StrCat("matmuls: products over one input need one width, got ",
+                                                     ws[0]->cols, " and ", w->cols, " columns"));
+    }
+  }
   bool quantized = false;
   for (size_t i = 0; i < ws.size(); ++i) {
     HOBBIT_RETURN_IF_ERROR(MatMulImpl(*ws[i], x, n_tokens, ys[i], quantized, &quantized));
@@ -330,13 +336,14 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
     if (options_.int8_activations) {
       // Sized for the most tokens, so the buffer grows (and the stream syncs) once per width.
       const size_t need = kernels::QuantMatVecScratchBytes(mv.cols, kernels::kQuantMatVecMaxTokens);
-      const void* before = matvec_scratch_ ? matvec_scratch_->data() : nullptr;
+      const uint64_t epoch = buffers_epoch_;
       HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
       mv.scratch = matvec_scratch_->data();
       mv.scratch_bytes = matvec_scratch_->bytes();
       const bool int8 = kernels::QuantMatVecQuantizesX(mv);
-      // Reuse needs the same scratch (a grown one holds nothing) and the int8 path again.
-      mv.x_quantized = x_quantized && int8 && mv.scratch == before;
+      // Reuse needs the same scratch (a regrown one holds nothing, even at the same address)
+      // and the int8 path again.
+      mv.x_quantized = x_quantized && int8 && buffers_epoch_ == epoch;
       *quantized = int8;
     }
     return kernels::QuantMatVec(mv, stream_);

@@ -44,9 +44,10 @@ struct CudaBackendOptions {
   // backend does: Q8_0 at 82 % of HBM bandwidth instead of 33 %. false: float activations,
   // whose results match the CPU backend's to float rounding.
   bool int8_activations = true;
-  // Products of more than 8 tokens (prefill) go through cuBLAS on float32: true lets it use the
-  // tensor cores in TF32 (10-bit mantissas: a relative error of ~1e-3, like int8 activations'),
-  // false keeps exact float32 (the CPU backend's results to rounding).
+  // Products of more than 8 tokens (prefill), and any the matrix-vector kernel cannot take, go
+  // through cuBLAS on float32: true lets it use the tensor cores in TF32 (10-bit mantissas: a
+  // relative error of ~1e-3, like int8 activations'), false keeps exact float32 (the CPU
+  // backend's results to rounding).
   bool tf32_prefill = false;
 };
 

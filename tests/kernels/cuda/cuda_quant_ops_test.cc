@@ -151,35 +151,52 @@ TEST_P(CudaQuantOpsTest, MatMulOddRowsAndMisalignedWeights) {
 // each, for this type alongside Q8_0 and F32 (which takes the float path in between).
 TEST_P(CudaQuantOpsTest, MatMulsEqualOneMatMulEach) {
   const GgmlType type = GetParam();
-  constexpr int64_t kCols = 512;
-  const std::vector<GgmlType> types = {type, GgmlType::kQ8_0, GgmlType::kF32, type};
-  const std::vector<int64_t> rows = {256, 64, 96, 64};
-  std::vector<std::vector<uint8_t>> bytes;
-  std::vector<Weight> ws;
-  for (size_t i = 0; i < types.size(); ++i) {
-    bytes.push_back(RandomWeight(types[i], rows[i], kCols, rng_));
-    ws.push_back(Upload(types[i], rows[i], kCols, bytes.back(), 0));
+  for (int64_t cols : {512, 4096}) {
+    const std::vector<GgmlType> types = {type, GgmlType::kQ8_0, type, GgmlType::kF32, type};
+    const std::vector<int64_t> rows = {1024, 64, 96, 64, 512};
+    std::vector<std::vector<uint8_t>> bytes;
+    std::vector<Weight> ws;
+    for (size_t i = 0; i < types.size(); ++i) {
+      bytes.push_back(RandomWeight(types[i], rows[i], cols, rng_));
+      ws.push_back(Upload(types[i], rows[i], cols, bytes.back(), 0));
+    }
+    // A Q8_0 weight the scratch is filled from before each MatMuls, so a skipped quantization that
+    // read stale levels could not pass by chance.
+    const std::vector<uint8_t> other_bytes = RandomWeight(GgmlType::kQ8_0, 32, cols, rng_);
+    Weight other = Upload(GgmlType::kQ8_0, 32, cols, other_bytes, 0);
+    for (int32_t n : {1, 3, 8}) {
+      const int64_t kCols = cols;
+      TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
+      TwinBuffer other_x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
+      TwinBuffer other_y = Empty(sizeof(float) * n * 32);
+      std::vector<TwinBuffer> one, many;
+      std::vector<const WeightView*> views;
+      std::vector<float*> outs;
+      for (size_t i = 0; i < types.size(); ++i) {
+        one.push_back(Empty(sizeof(float) * n * rows[i]));
+        many.push_back(Empty(sizeof(float) * n * rows[i]));
+      }
+      for (size_t i = 0; i < types.size(); ++i) {
+        ASSERT_TRUE(gpu_->MatMul(ws[i].gpu, x.g<float>(), n, one[i].g<float>()).ok());
+        views.push_back(&ws[i].gpu);
+        outs.push_back(many[i].g<float>());
+      }
+      ASSERT_TRUE(gpu_->MatMul(other.gpu, other_x.g<float>(), n, other_y.g<float>()).ok());
+      ASSERT_TRUE(gpu_->MatMuls(views, x.g<float>(), n, outs).ok());
+      for (size_t i = 0; i < types.size(); ++i) {
+        EXPECT_EQ(Download<float>(many[i]), Download<float>(one[i]))
+            << kernels::GgmlTypeName(types[i]) << " (product " << i << "), " << n << " tokens, " << cols << " columns";
+      }
+    }
   }
-  for (int32_t n : {1, 3, 8}) {
-    TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
-    std::vector<TwinBuffer> one, many;
-    std::vector<const WeightView*> views;
-    std::vector<float*> outs;
-    for (size_t i = 0; i < types.size(); ++i) {
-      one.push_back(Empty(sizeof(float) * n * rows[i]));
-      many.push_back(Empty(sizeof(float) * n * rows[i]));
-    }
-    for (size_t i = 0; i < types.size(); ++i) {
-      ASSERT_TRUE(gpu_->MatMul(ws[i].gpu, x.g<float>(), n, one[i].g<float>()).ok());
-      views.push_back(&ws[i].gpu);
-      outs.push_back(many[i].g<float>());
-    }
-    ASSERT_TRUE(gpu_->MatMuls(views, x.g<float>(), n, outs).ok());
-    for (size_t i = 0; i < types.size(); ++i) {
-      EXPECT_EQ(Download<float>(many[i]), Download<float>(one[i]))
-          << kernels::GgmlTypeName(types[i]) << " (product " << i << "), " << n << " tokens";
-    }
-  }
+  // Products over one input have one width.
+  const std::vector<uint8_t> a = RandomWeight(GgmlType::kQ8_0, 32, 512, rng_);
+  const std::vector<uint8_t> b = RandomWeight(GgmlType::kQ8_0, 32, 1024, rng_);
+  Weight wa = Upload(GgmlType::kQ8_0, 32, 512, a, 0), wb = Upload(GgmlType::kQ8_0, 32, 1024, b, 0);
+  TwinBuffer x = Twin(RandomFloats(1024)), ya = Empty(32 * sizeof(float)), yb = Empty(32 * sizeof(float));
+  const WeightView* mixed[] = {&wa.gpu, &wb.gpu};
+  float* mixed_out[] = {ya.g<float>(), yb.g<float>()};
+  EXPECT_FALSE(gpu_->MatMuls(mixed, x.g<float>(), 1, mixed_out).ok());
 }
 
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
@@ -222,7 +239,8 @@ TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
       std::printf("tf32 prefill product %s %lldx%lld by %d tokens: relative error %.3g\n",
                   kernels::GgmlTypeName(type).c_str(), static_cast<long long>(kRows), static_cast<long long>(kCols), n,
                   err);
-      EXPECT_LT(err, 1.1e-2) << kernels::GgmlTypeName(type) << " by " << n << " tokens";
+      // TF32 keeps 10 mantissa bits: ~5e-4 on random data at this width.
+      EXPECT_LT(err, 3e-3) << kernels::GgmlTypeName(type) << " by " << n << " tokens";
     }
   }
 }
