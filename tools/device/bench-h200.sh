@@ -21,6 +21,9 @@
 #                    with TF32 prefill products (engine.tf32_prefill)
 #   resident-qwen3   resident decode of qwen3-30b-a3b (48 layers, Q8_0), device routing with and
 #                    without CUDA graphs
+#   ncu              Nsight Compute's time of every kernel of a decode step (mixtral shape 2 layers,
+#                    qwen3 shape 4 layers; Q8_0, device routing), summarized by kind per layer
+#                    (tools/device/ncu-summary.py); the CSVs land in $OUT
 #
 # Each model is synthesized once per call into /dev/shm (hobbit-tool synth) and its low copies
 # are kept in /dev/shm/hobbit-bench-state (--state-dir), so the runs after the first of a model
@@ -98,6 +101,20 @@ for b in ${BENCHES:-mixtral qwen3}; do
                  --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
                  >"$out/bench-resident-qwen3-graphs-$graphs.txt" 2>&1
                echo "exit $? (qwen3, graphs $graphs)"; grep -E "^resident|recorded" "$out/bench-resident-qwen3-graphs-$graphs.txt" | head -2
+             done
+             continue ;;
+    ncu)
+             ncu_bin="$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || true)"
+             if [ -z "$ncu_bin" ]; then echo "bench ncu: no ncu here"; continue; fi
+             for shape in mixtral-8x7b:2 qwen3-30b-a3b:4; do
+               preset="${shape%%:*}" layers="${shape#*:}"
+               path="$(model "$preset" "$layers" q8_0)" || continue
+               stamp "ncu $preset, $layers layers"
+               timeout 200 "$ncu_bin" --clock-control none --metrics gpu__time_duration.sum --csv \
+                 --log-file "$out/ncu-$preset-${layers}l.csv" "$tool" bench --model "$path" --modes resident --tokens 6 \
+                 --warmup 2 --batch 0 --prefill none >"$out/ncu-$preset-${layers}l.txt" 2>&1
+               echo "exit $?"
+               python3 "$(dirname "$0")/ncu-summary.py" "$out/ncu-$preset-${layers}l.csv" --layers "$layers"
              done
              continue ;;
     mixtral-q4_0)
