@@ -196,6 +196,7 @@ std::vector<Key> ExpertKeys(runtime::ExpertOptions* e) {
       {"cpu_path_threads", IntReader(&e->cpu_path_threads, 0, 1024)},
       {"copy_bandwidth", CopyBandwidthReader(&e->copy_bandwidth)},
       {"state_dir", StringReader(&e->state_dir)},
+      {"warm_start", BoolReader(&e->warm_start)},
       {"build_threads", IntReader(&e->build_threads, 0, 1024)},
       {"pin_host", BoolReader(&e->pin_host)},
   };

@@ -76,6 +76,9 @@ struct ExpertOptions {
   double copy_bandwidth = 0.0;
   // Folder of the low-precision cache file; "" = no disk cache (rebuilt at every start).
   std::string state_dir;
+  // With state_dir: count how often each expert is looked up, keep the counts there, and at the
+  // next start fill the GPU cache with the most used experts instead of starting cold.
+  bool warm_start = true;
   // Threads that build the low copies; 0 = all cores.
   int32_t build_threads = 0;
   // Keep the host copies in page-locked memory (the backend's pinned memory for the low copies,

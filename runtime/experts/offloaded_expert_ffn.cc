@@ -1,5 +1,7 @@
 #include "runtime/experts/offloaded_expert_ffn.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -7,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "kernels/base/status_macros.h"
+#include "runtime/experts/internal/checksum.h"
 
 namespace hobbit::runtime {
 namespace {
@@ -49,7 +52,7 @@ OffloadedExpertFfn::OffloadedExpertFfn(const ExpertOptions& options, std::shared
   default_thresholds_ = ThresholdsFor(options_, std::nullopt);
 }
 
-OffloadedExpertFfn::~OffloadedExpertFfn() = default;
+OffloadedExpertFfn::~OffloadedExpertFfn() { SaveUsage(); }
 
 absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const LayerExperts> experts,
                                       Backend& backend) {
@@ -84,6 +87,7 @@ absl::Status OffloadedExpertFfn::Init(const ModelConfig& config, std::span<const
   }
   HOBBIT_RETURN_IF_ERROR(InitCache(backend));
   HOBBIT_RETURN_IF_ERROR(InitPaths(backend));
+  HOBBIT_RETURN_IF_ERROR(WarmStart());
   progress_ = nullptr;  // only loading reports progress; the caller's callback need not outlive it
   if (options_.mode == ExpertMode::kHobbit && options_.prefetch_depth > 0) {
     if (file_ == nullptr) return absl::InvalidArgumentError("expert loader: prefetching needs the model file");
@@ -306,6 +310,8 @@ absl::Status OffloadedExpertFfn::Run(int32_t layer, const float* x, const Expert
   }
   waits_done_ = absl::Now();
   last_layer_ = layer;
+  // Kept on disk now and then too, not only at exit: a crash keeps most of what was learned.
+  if (lookups_since_save_ >= (uint64_t{1} << 20)) SaveUsage();
   SettlePrefetches(layer);
   return absl::OkStatus();
 }
@@ -338,6 +344,10 @@ absl::Status OffloadedExpertFfn::Resolve(int32_t layer, Work& w) {
       layer_link_bytes_ += bytes;
       HOBBIT_ASSIGN_OR_RETURN(w.slot, Load(layer, w.expert, w.precision, layer, w.seqs[first], false));
     }
+  }
+  if (!usage_counts_.empty()) {
+    usage_counts_[static_cast<size_t>(layer) * config_.n_expert + w.expert] += w.rows.size();
+    lookups_since_save_ += w.rows.size();
   }
   for (size_t i = 0; i < w.rows.size(); ++i) {
     for (ExpertStats* s : {&total_, &SeqStats(w.seqs[i])}) {
@@ -387,6 +397,15 @@ absl::StatusOr<int32_t> OffloadedExpertFfn::Load(int32_t layer, int32_t expert, 
   }
   if (!ins.ok()) return ins.status();
   const int32_t slot = ins->slot;
+  HOBBIT_ASSIGN_OR_RETURN(const uint64_t bytes, FillSlot(layer, expert, p, slot));
+  for (ExpertStats* s : {&total_, &SeqStats(seq)}) {
+    ++s->copies;
+    (prefetch ? s->bytes_prefetch : s->bytes_demand) += bytes;
+  }
+  return slot;
+}
+
+absl::StatusOr<uint64_t> OffloadedExpertFfn::FillSlot(int32_t layer, int32_t expert, Precision p, int32_t slot) {
   const ExpertCopy& src = store_->copy(p == Precision::kHigh, layer, expert);
   uint8_t* dst = cache_->slot_data(p, slot);
   const int64_t up = AlignUp(src.gate.bytes());
@@ -396,12 +415,70 @@ absl::StatusOr<int32_t> OffloadedExpertFfn::Load(int32_t layer, int32_t expert, 
     HOBBIT_ASSIGN_OR_RETURN(done, link_->Copy(dst + offset, view->data, static_cast<size_t>(view->bytes())));
   }
   cache_->set_ready(p, slot, done);
-  const auto bytes = static_cast<uint64_t>(src.bytes());
-  for (ExpertStats* s : {&total_, &SeqStats(seq)}) {
-    ++s->copies;
-    (prefetch ? s->bytes_prefetch : s->bytes_demand) += bytes;
+  return static_cast<uint64_t>(src.bytes());
+}
+
+absl::Status OffloadedExpertFfn::WarmStart() {
+  if (!options_.warm_start || options_.state_dir.empty() || file_ == nullptr || file_->path().empty()) {
+    return absl::OkStatus();
   }
-  return slot;
+  struct stat st;
+  if (::stat(file_->path().c_str(), &st) != 0) return absl::OkStatus();
+  // The counts belong to this model file (by path, size and time) and shape.
+  const uint64_t key = internal::Checksum64(absl::StrCat(file_->path(), "|", st.st_size, "|",
+                                                         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+                                                         "|", config_.n_layer, "|", config_.n_expert));
+  usage_memory_ = std::make_unique<UsageMemory>(absl::StrFormat("%s/experts-usage-%016x.txt", options_.state_dir, key),
+                                                config_.n_layer, config_.n_expert);
+  usage_counts_.assign(static_cast<size_t>(config_.n_layer) * config_.n_expert, 0);
+  absl::StatusOr<std::vector<uint64_t>> counts = usage_memory_->Read();
+  if (!counts.ok()) {
+    if (!absl::IsNotFound(counts.status()) && progress_) {
+      progress_(absl::StrCat("warning: expert usage of earlier runs not used (", counts.status().message(),
+                             "); starting with an empty cache"));
+    }
+    return absl::OkStatus();
+  }
+  usage_counts_ = *counts;
+  const std::vector<std::pair<int32_t, int32_t>> order = UsageMemory::MostUsed(usage_counts_, config_.n_expert);
+  // ondemand-lru's pool is split per layer; the others are one pool per precision. The most used
+  // experts go high, the next ones low (static-low: all low); one copy per expert.
+  const bool per_layer = options_.mode == ExpertMode::kOndemandLru;
+  int64_t copied = 0;
+  uint64_t bytes = 0;
+  for (Precision p : {Precision::kHigh, Precision::kLow}) {
+    const int32_t slots = cache_->num_slots(p);
+    if (slots == 0) continue;
+    const int32_t per_part = per_layer ? slots / config_.n_layer : slots;
+    std::vector<int32_t> filled(per_layer ? config_.n_layer : 1, 0);
+    for (const auto& [layer, expert] : order) {
+      int32_t& n = filled[per_layer ? layer : 0];
+      if (n >= per_part) continue;
+      if (cache_->Find(Precision::kHigh, layer, expert) >= 0 || cache_->Find(Precision::kLow, layer, expert) >= 0) {
+        continue;
+      }
+      absl::StatusOr<ExpertCache::Insertion> ins = cache_->Insert(p, layer, expert, layer);
+      if (!ins.ok()) break;
+      HOBBIT_ASSIGN_OR_RETURN(const uint64_t b, FillSlot(layer, expert, p, ins->slot));
+      bytes += b;
+      ++copied;
+      ++n;
+    }
+  }
+  if (progress_) {
+    const double b = static_cast<double>(bytes);
+    progress_(absl::StrFormat("warm start: the %d most used experts of earlier runs copied to the GPU (%s, %s)",
+                              copied, b >= 1e9 ? absl::StrFormat("%.2f GB", b / 1e9) : absl::StrFormat("%.1f MB", b / 1e6),
+                              usage_memory_->path()));
+  }
+  return absl::OkStatus();
+}
+
+void OffloadedExpertFfn::SaveUsage() {
+  if (usage_memory_ == nullptr || lookups_since_save_ == 0) return;
+  lookups_since_save_ = 0;
+  // Only start-up time depends on it: a failure to save is not an error of the step.
+  (void)usage_memory_->Write(usage_counts_);
 }
 
 absl::Status OffloadedExpertFfn::Flush(int32_t layer) {

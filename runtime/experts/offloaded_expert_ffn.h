@@ -36,6 +36,7 @@
 #include "runtime/experts/expert_store.h"
 #include "runtime/experts/host_expert_runner.h"
 #include "runtime/experts/prefetcher.h"
+#include "runtime/experts/usage_memory.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/expert_ffn.h"
 
@@ -76,6 +77,12 @@ class OffloadedExpertFfn final : public ExpertFfn {
   };
 
   absl::Status InitCache(Backend& backend);
+  // experts.warm_start: reads the usage counts of earlier runs and copies the most used experts
+  // into the empty cache. Problems with the file are warnings, not errors.
+  absl::Status WarmStart();
+  // Copies an expert's copy into a cache slot (on the link) and marks when it is ready; its bytes.
+  absl::StatusOr<uint64_t> FillSlot(int32_t layer, int32_t expert, Precision p, int32_t slot);
+  void SaveUsage();
   // The copy link and the CPU path, with their measured speeds.
   absl::Status InitPaths(Backend& backend);
   absl::Status EnsureScratch(int32_t n_tokens);
@@ -114,6 +121,9 @@ class OffloadedExpertFfn final : public ExpertFfn {
   std::shared_ptr<const ExpertStore> store_;
   std::unique_ptr<ExpertCache> cache_;
   std::unique_ptr<CopyLink> link_;
+  std::unique_ptr<UsageMemory> usage_memory_;  // experts.warm_start with a state_dir
+  std::vector<uint64_t> usage_counts_;          // lookups per (layer, expert), layer-major
+  uint64_t lookups_since_save_ = 0;
   std::unique_ptr<Prefetcher> prefetcher_;
   SlotLayout max_high_, max_low_;
 

@@ -99,6 +99,8 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
   e.cpu_path = cpu_path == "on";
   HOBBIT_ASSIGN_OR_RETURN(e.copy_bandwidth, flags.GetDouble("copy-bandwidth"));
   e.state_dir = flags.GetString("state-dir");
+  // Runs must not depend on earlier runs: the cache always starts empty here.
+  e.warm_start = false;
   e.gpu_cache_bytes = 1;  // validated here with a placeholder budget; each run sets its own
   e.mode = runtime::ExpertMode::kHobbit;
   return runtime::ValidateExpertOptions(e);
