@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -20,169 +19,24 @@
 #include "kernels/quant/dequantize.h"
 #include "gtest/gtest.h"
 #include "runtime/backend/cpu_backend.h"
-#include "runtime/experts/usage_memory.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
+#include "tests/runtime/experts/loader_harness.h"
 #include "tests/support/fixture_files.h"
 #include "tools/hobbit_tool/synth_model.h"
 
 namespace hobbit::runtime {
 namespace {
 
-const std::string kMixtral = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/mixtral/";
-
-std::vector<int32_t> Prompt() {
-  std::ifstream in(kMixtral + "prompt.txt");
-  std::vector<int32_t> ids;
-  int32_t v;
-  while (in >> v) ids.push_back(v);
-  return ids;
-}
-
-// The CPU backend, counting the bytes of every host->device copy.
-class CountingBackend final : public Backend {
- public:
-  std::string_view name() const override { return "counting-cpu"; }
-  // As a GPU does: the store pins (here: copies) its host copies, so the tests run that path.
-  bool copies_want_pinned_host() const override { return true; }
-  absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) override {
-    return cpu_.Allocate(bytes, what);
-  }
-  absl::StatusOr<WeightView> UploadWeight(const WeightView& host, std::string_view name) override {
-    return cpu_.UploadWeight(host, name);
-  }
-  absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
-    Count(dst, bytes);
-    return cpu_.CopyToDevice(dst, src, bytes);
-  }
-  absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) override {
-    return cpu_.AllocateHost(bytes, what);
-  }
-  absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
-                                                                  std::string_view what) override {
-    return cpu_.RegisterHost(data, bytes, what);
-  }
-  absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) override {
-    Count(dst, bytes);
-    return cpu_.CopyToDeviceAsync(dst, src, bytes);
-  }
-  absl::StatusOr<bool> CopyDone(CopyFence fence) override { return cpu_.CopyDone(fence); }
-  absl::Status WaitCopy(CopyFence fence) override { return cpu_.WaitCopy(fence); }
-  absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override { return cpu_.CopyToHost(dst, src, bytes); }
-  absl::Status Synchronize() override { return cpu_.Synchronize(); }
-  absl::Status GetRows(const WeightView& t, const int32_t* ids, int32_t n, float* out) override {
-    return cpu_.GetRows(t, ids, n, out);
-  }
-  absl::Status MatMul(const WeightView& w, const float* x, int32_t n, float* y) override { return cpu_.MatMul(w, x, n, y); }
-  absl::Status RmsNorm(const float* x, const float* w, int64_t r, int64_t d, float eps, float* out) override {
-    return cpu_.RmsNorm(x, w, r, d, eps, out);
-  }
-  absl::Status Rope(const RopeParams& p) override { return cpu_.Rope(p); }
-  absl::Status WriteKv(const KvWriteParams& p) override { return cpu_.WriteKv(p); }
-  absl::Status Attention(const AttentionParams& p) override { return cpu_.Attention(p); }
-  absl::Status SiluMul(const float* g, const float* u, int64_t n, float* out) override { return cpu_.SiluMul(g, u, n, out); }
-  absl::Status Add(float* x, const float* y, int64_t n) override { return cpu_.Add(x, y, n); }
-  absl::Status Fill(float* x, float v, int64_t n) override { return cpu_.Fill(x, v, n); }
-  absl::Status AddRowBias(float* x, const float* b, int64_t r, int64_t d) override { return cpu_.AddRowBias(x, b, r, d); }
-  absl::Status Router(const RouterParams& p) override { return cpu_.Router(p); }
-  absl::Status GatherRows(const float* s, const int32_t* r, int32_t n, int64_t d, float* out) override {
-    return cpu_.GatherRows(s, r, n, d, out);
-  }
-  absl::Status ScatterAddScaled(const float* s, const int32_t* r, const float* w, int32_t n, int64_t d,
-                                float* out) override {
-    return cpu_.ScatterAddScaled(s, r, w, n, d, out);
-  }
-  absl::Status ScaleRowsBySigmoid(float* x, const float* g, int64_t r, int64_t d) override {
-    return cpu_.ScaleRowsBySigmoid(x, g, r, d);
-  }
-  bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override { return cpu_.RoutedExpertsCanRun(p); }
-  absl::Status RoutedExperts(const RoutedExpertsParams& p) override { return cpu_.RoutedExperts(p); }
-
-  // Counts copies that land in these [begin, end) ranges (the expert pools), not the model's
-  // own uploads of step inputs.
-  std::vector<std::pair<const void*, const uint8_t*>> counted;
-  uint64_t copied = 0;
-
- private:
-  void Count(const void* dst, size_t bytes) {
-    for (const auto& [begin, end] : counted) {
-      if (dst >= begin && static_cast<const uint8_t*>(dst) + bytes <= end) copied += bytes;
-    }
-  }
-
-  CpuBackend cpu_{CpuBackendOptions{.threads = 2}};
-};
-
-struct Loaded {
-  std::shared_ptr<const GgufFile> file;
-  std::unique_ptr<CountingBackend> backend;
-  std::unique_ptr<Model> model;
-  OffloadedExpertFfn* loader = nullptr;  // owned by the model; null when resident
-};
-
-Loaded Load(const std::string& path, std::optional<ExpertOptions> experts) {
-  Loaded l;
-  auto file = GgufFile::Open(path);
-  EXPECT_TRUE(file.ok()) << file.status();
-  l.file = std::move(*file);
-  l.backend = std::make_unique<CountingBackend>();
-  ModelLoadOptions mo;
-  if (experts) {
-    auto ffn = std::make_unique<OffloadedExpertFfn>(*experts, l.file);
-    l.loader = ffn.get();
-    mo.expert_ffn = std::move(ffn);
-  }
-  auto model = Model::Load(l.file, *l.backend, std::move(mo));
-  EXPECT_TRUE(model.ok()) << model.status();
-  if (model.ok()) l.model = std::move(*model);
-  if (l.loader != nullptr && model.ok()) {
-    for (Precision p : {Precision::kHigh, Precision::kLow}) {
-      const ExpertCache& c = l.loader->cache();
-      if (c.num_slots(p) == 0) continue;
-      const uint8_t* base = c.slot_data(p, 0);
-      l.backend->counted.emplace_back(base, base + c.allocated_bytes(p));
-    }
-  }
-  return l;
-}
-
-// Bytes of one high-precision expert slot of the fixture (three matrices, 64-byte aligned).
-int64_t HighSlotBytes(const Loaded& l) {
-  const GgufTensorInfo* gate = l.file->FindTensor("blk.0.ffn_gate_exps.weight");
-  const GgufTensorInfo* down = l.file->FindTensor("blk.0.ffn_down_exps.weight");
-  auto align = [](int64_t n) { return (n + 63) / 64 * 64; };
-  const int64_t n_expert = gate->ne[2];
-  return 2 * align(static_cast<int64_t>(gate->nbytes) / n_expert) + static_cast<int64_t>(down->nbytes) / n_expert;
-}
-
-// Prompt prefill in chunks of 5 (several experts per layer per step), then 8 greedy decode steps;
-// returns every logit produced.
-std::vector<float> RunSequence(Loaded& l) {
-  SequenceRunner runner(*l.model, *l.backend);
-  EXPECT_TRUE(runner.Init(64, /*chunk=*/5).ok());
-  StepOutput out;
-  std::vector<float> all;
-  const std::vector<int32_t> prompt = Prompt();
-  EXPECT_TRUE(runner.Append(prompt, LogitsWanted::kAll, &out).ok());
-  all.insert(all.end(), out.logits.begin(), out.logits.end());
-  for (int i = 0; i < 8; ++i) {
-    const float* last = out.logits.data() + static_cast<size_t>(out.n_rows - 1) * out.n_vocab;
-    const int32_t next = static_cast<int32_t>(std::max_element(last, last + out.n_vocab) - last);
-    auto s = runner.Append({&next, 1}, LogitsWanted::kLast, &out);
-    EXPECT_TRUE(s.ok()) << s;
-    all.insert(all.end(), out.logits.begin(), out.logits.end());
-  }
-  return all;
-}
-
-void ExpectCountersAddUp(const ExpertStats& s, uint64_t copied_bytes) {
-  EXPECT_EQ(s.hits_high + s.hits_low + s.misses_high + s.misses_low + s.misses_skip, s.lookups);
-  EXPECT_LE(s.low_served_high, s.hits_low);
-  EXPECT_EQ(s.bytes_demand + s.bytes_prefetch, copied_bytes);
-  EXPECT_EQ(s.prefetch_used + s.prefetch_wasted, s.prefetch_issued);
-  EXPECT_LE(s.prefetch_late, s.prefetch_used);
-}
+using loader_test::CountingBackend;
+using loader_test::ExpectCountersAddUp;
+using loader_test::HighSlotBytes;
+using loader_test::kMixtral;
+using loader_test::Load;
+using loader_test::Loaded;
+using loader_test::Prompt;
+using loader_test::RunSequence;
 
 class OffloadedEquivalenceTest : public ::testing::TestWithParam<std::string> {};
 
@@ -422,9 +276,6 @@ TEST(OffloadedExpertFfnTest, PacedPrefetchesThatArriveAfterTheirLayerStartsAreLa
   EXPECT_EQ(s.prefetch_used + s.prefetch_wasted, s.prefetch_issued);
 }
 
-// Random routings (batch sizes, thresholds, sequences) through a tight cache under a device
-// budget: every step succeeds, the device budget holds, counters add up, and no pin outlives
-// the forward pass.
 // The throttle: on a link where a copy takes ~5 ms and a layer microseconds, a wrong prefetch
 // costs a thousand times what a right one gains, so (almost) none is issued; the unthrottled
 // loader issues them for every predicted miss. (With free copies the throttle lets every
@@ -480,6 +331,9 @@ TEST(OffloadedExpertFfnTest, CpuPathComputesMissesOnTheHostWhenTheLinkIsSlow) {
   EXPECT_EQ(s.misses_low + s.misses_skip + s.hits_low, 0u);
 }
 
+// Random routings (batch sizes, thresholds, sequences) through a tight cache under a device
+// budget: every step succeeds, the device budget holds, counters add up, and no pin outlives
+// the forward pass.
 TEST(OffloadedExpertFfnTest, PropertyRandomRoutingKeepsBudgetAndPins) {
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     std::mt19937 rng(seed);
@@ -580,98 +434,6 @@ TEST(OffloadedExpertFfnTest, ResidentModeIsRefusedAndSmallBudgetsNamed) {
   model = Model::Load(shared, backend, {.expert_ffn = std::make_unique<OffloadedExpertFfn>(o, shared)});
   EXPECT_TRUE(absl::IsInvalidArgument(model.status())) << model.status();
   EXPECT_NE(model.status().message().find("high pool"), std::string::npos) << model.status();
-}
-
-}  // namespace
-}  // namespace hobbit::runtime
-
-namespace hobbit::runtime {
-namespace {
-
-std::string FreshDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::vector<std::string> UsageFiles(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().filename().string().rfind("experts-usage-", 0) == 0) files.push_back(entry.path().string());
-  }
-  return files;
-}
-
-TEST(UsageMemoryTest, RoundTripsAndRefusesAnotherShapeOrDamage) {
-  const std::string dir = FreshDir("hobbit_usage_memory");
-  UsageMemory memory(dir + "/u.txt", 2, 3);
-  EXPECT_TRUE(absl::IsNotFound(memory.Read().status()));
-  ASSERT_TRUE(memory.Write({5, 0, 7, 1, 9, 0}).ok());
-  absl::StatusOr<std::vector<uint64_t>> back = memory.Read();
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(*back, (std::vector<uint64_t>{5, 0, 7, 1, 9, 0}));
-  // Most used first, unused left out, ties in layer order.
-  EXPECT_EQ(UsageMemory::MostUsed(*back, 3),
-            (std::vector<std::pair<int32_t, int32_t>>{{1, 1}, {0, 2}, {0, 0}, {1, 0}}));
-  EXPECT_EQ(UsageMemory(dir + "/u.txt", 3, 3).Read().status().code(), absl::StatusCode::kDataLoss);
-  { std::ofstream(dir + "/u.txt") << "hobbit-expert-usage 1 2 3\n1 2 3\n4 5\n"; }
-  EXPECT_EQ(memory.Read().status().code(), absl::StatusCode::kDataLoss);
-  { std::ofstream(dir + "/u.txt") << "something else\n"; }
-  EXPECT_EQ(memory.Read().status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_FALSE(UsageMemory("/no/such/folder/u.txt", 2, 3).Write({0, 0, 0, 0, 0, 0}).ok());
-}
-
-// experts.warm_start with a state_dir: a run leaves its lookup counts there, and the next start
-// copies the most used experts into the empty cache, so the same sequence misses less; an
-// ondemand-lru run (all high precision) gives the same logits either way. A damaged file is
-// ignored.
-TEST(OffloadedExpertFfnTest, WarmStartFillsTheCacheWithTheMostUsedExpertsOfEarlierRuns) {
-  for (ExpertMode mode : {ExpertMode::kOndemandLru, ExpertMode::kHobbit}) {
-    const std::string dir = FreshDir("hobbit_warm_start");
-    Loaded probe = Load(kMixtral + "model-f32.gguf", std::nullopt);
-    ExpertOptions o;
-    o.mode = mode;
-    o.gpu_cache_bytes = 4 * HighSlotBytes(probe);
-    o.state_dir = dir;
-    std::vector<float> cold;
-    uint64_t cold_misses = 0;
-    {
-      Loaded first = Load(kMixtral + "model-f32.gguf", o);
-      ASSERT_NE(first.model, nullptr);
-      EXPECT_EQ(first.loader->cache().num_resident(Precision::kHigh), 0);
-      cold = RunSequence(first);
-      const ExpertStats& s = first.loader->total_stats();
-      cold_misses = s.misses_high + s.misses_low + s.misses_skip;
-    }
-    ASSERT_EQ(UsageFiles(dir).size(), 1u) << ExpertModeName(mode);
-    {
-      Loaded second = Load(kMixtral + "model-f32.gguf", o);
-      ASSERT_NE(second.model, nullptr);
-      EXPECT_GT(second.loader->cache().num_resident(Precision::kHigh), 0) << ExpertModeName(mode);
-      const std::vector<float> warm = RunSequence(second);
-      const ExpertStats& s = second.loader->total_stats();
-      EXPECT_LT(s.misses_high + s.misses_low + s.misses_skip, cold_misses) << ExpertModeName(mode);
-      if (mode == ExpertMode::kOndemandLru) {
-        ASSERT_EQ(warm.size(), cold.size());
-        EXPECT_EQ(std::memcmp(warm.data(), cold.data(), cold.size() * sizeof(float)), 0);
-      }
-    }
-    { std::ofstream(UsageFiles(dir)[0]) << "damaged"; }
-    Loaded third = Load(kMixtral + "model-f32.gguf", o);
-    ASSERT_NE(third.model, nullptr);
-    EXPECT_EQ(third.loader->cache().num_resident(Precision::kHigh), 0) << ExpertModeName(mode);
-    // Off: no counts are kept.
-    ExpertOptions off = o;
-    off.warm_start = false;
-    const std::string other = FreshDir("hobbit_warm_start_off");
-    off.state_dir = other;
-    {
-      Loaded l = Load(kMixtral + "model-f32.gguf", off);
-      RunSequence(l);
-    }
-    EXPECT_TRUE(UsageFiles(other).empty());
-  }
 }
 
 }  // namespace

@@ -14,11 +14,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "gtest/gtest.h"
 #include "kernels/base/status_macros.h"
-#include "runtime/backend/cpu_backend.h"
 #include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model.h"
 #include "runtime/model/sequence_runner.h"
 #include "tests/support/fixture_files.h"
+#include "tests/support/forwarding_backend.h"
 
 namespace hobbit::runtime {
 namespace {
@@ -27,11 +27,12 @@ using test_support::ReadIds;
 
 const std::string kFixtures = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/";
 
-// A CpuBackend that records. `spoil_with_fill` makes Fill a call that cannot be recorded (as a
+// The CPU backend, recording. `spoil_with_fill` makes Fill a call that cannot be recorded (as a
 // host upload is on CUDA), to exercise the fallback.
-class RecordingCpuBackend final : public Backend {
+class RecordingCpuBackend final : public test_support::ForwardingBackend {
  public:
-  explicit RecordingCpuBackend(bool spoil_with_fill = false) : spoil_with_fill_(spoil_with_fill) {}
+  explicit RecordingCpuBackend(bool spoil_with_fill = false)
+      : ForwardingBackend(/*threads=*/1), spoil_with_fill_(spoil_with_fill) {}
 
   int64_t replays = 0;
   int64_t ops_run = 0;  // ops that ran (directly or replayed)
@@ -39,94 +40,85 @@ class RecordingCpuBackend final : public Backend {
   std::string_view name() const override { return "cpu-recording"; }
   absl::StatusOr<std::unique_ptr<DeviceBuffer>> Allocate(size_t bytes, std::string_view what) override {
     HOBBIT_RETURN_IF_ERROR(Host("allocating"));
-    return cpu_.Allocate(bytes, what);
+    return ForwardingBackend::Allocate(bytes, what);
   }
   absl::StatusOr<WeightView> UploadWeight(const WeightView& host, std::string_view name) override {
     HOBBIT_RETURN_IF_ERROR(Host("uploading a weight"));
-    return cpu_.UploadWeight(host, name);
+    return ForwardingBackend::UploadWeight(host, name);
   }
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
     HOBBIT_RETURN_IF_ERROR(Host("a copy to the device"));
-    return cpu_.CopyToDevice(dst, src, bytes);
+    return ForwardingBackend::CopyToDevice(dst, src, bytes);
   }
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override {
     HOBBIT_RETURN_IF_ERROR(Host("a copy to the host"));
-    return cpu_.CopyToHost(dst, src, bytes);
+    return ForwardingBackend::CopyToHost(dst, src, bytes);
   }
   absl::Status Synchronize() override {
     HOBBIT_RETURN_IF_ERROR(Host("a synchronization"));
-    return cpu_.Synchronize();
-  }
-  absl::StatusOr<std::unique_ptr<HostBuffer>> AllocateHost(size_t bytes, std::string_view what) override {
-    return cpu_.AllocateHost(bytes, what);
-  }
-  absl::StatusOr<std::unique_ptr<HostRegistration>> RegisterHost(const void* data, size_t bytes,
-                                                                  std::string_view what) override {
-    return cpu_.RegisterHost(data, bytes, what);
+    return ForwardingBackend::Synchronize();
   }
   absl::StatusOr<CopyFence> CopyToDeviceAsync(void* dst, const void* src, size_t bytes) override {
     HOBBIT_RETURN_IF_ERROR(Host("an expert copy"));
-    return cpu_.CopyToDeviceAsync(dst, src, bytes);
+    return ForwardingBackend::CopyToDeviceAsync(dst, src, bytes);
   }
-  absl::StatusOr<bool> CopyDone(CopyFence fence) override { return cpu_.CopyDone(fence); }
   absl::Status WaitCopy(CopyFence fence) override {
     HOBBIT_RETURN_IF_ERROR(Host("waiting for a copy"));
-    return cpu_.WaitCopy(fence);
+    return ForwardingBackend::WaitCopy(fence);
   }
 
   // Ops with host-side inputs cannot be recorded; the rest are kept while recording.
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override {
     HOBBIT_RETURN_IF_ERROR(Host("get_rows"));
-    return Run([=, this] { return cpu_.GetRows(table, ids_host, n, out); });
+    return Run([=, this] { return ForwardingBackend::GetRows(table, ids_host, n, out); });
   }
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n, float* y) override {
-    return Op([=, this] { return cpu_.MatMul(w, x, n, y); });
+    return Op([=, this] { return ForwardingBackend::MatMul(w, x, n, y); });
   }
   absl::Status RmsNorm(const float* x, const float* weight, int64_t rows, int64_t dim, float eps, float* out) override {
-    return Op([=, this] { return cpu_.RmsNorm(x, weight, rows, dim, eps, out); });
+    return Op([=, this] { return ForwardingBackend::RmsNorm(x, weight, rows, dim, eps, out); });
   }
   absl::Status Rope(const RopeParams& p) override {
-    return Op([=, this] { return cpu_.Rope(p); });
+    return Op([=, this] { return ForwardingBackend::Rope(p); });
   }
   absl::Status WriteKv(const KvWriteParams& p) override {
-    return Op([=, this] { return cpu_.WriteKv(p); });
+    return Op([=, this] { return ForwardingBackend::WriteKv(p); });
   }
   absl::Status Attention(const AttentionParams& p) override {
-    return Op([=, this] { return cpu_.Attention(p); });
+    return Op([=, this] { return ForwardingBackend::Attention(p); });
   }
   absl::Status SiluMul(const float* gate, const float* up, int64_t n, float* out) override {
-    return Op([=, this] { return cpu_.SiluMul(gate, up, n, out); });
+    return Op([=, this] { return ForwardingBackend::SiluMul(gate, up, n, out); });
   }
   absl::Status Add(float* x, const float* y, int64_t n) override {
-    return Op([=, this] { return cpu_.Add(x, y, n); });
+    return Op([=, this] { return ForwardingBackend::Add(x, y, n); });
   }
   absl::Status Fill(float* x, float value, int64_t n) override {
     if (spoil_with_fill_) HOBBIT_RETURN_IF_ERROR(Host("fill"));
-    return Op([=, this] { return cpu_.Fill(x, value, n); });
+    return Op([=, this] { return ForwardingBackend::Fill(x, value, n); });
   }
   absl::Status AddRowBias(float* x, const float* bias, int64_t rows, int64_t dim) override {
-    return Op([=, this] { return cpu_.AddRowBias(x, bias, rows, dim); });
+    return Op([=, this] { return ForwardingBackend::AddRowBias(x, bias, rows, dim); });
   }
   absl::Status Router(const RouterParams& p) override {
     // The host-side result cannot be recorded; the device-side one can.
     if (p.ids_device == nullptr) HOBBIT_RETURN_IF_ERROR(Host("a router with host output"));
-    return Op([=, this] { return cpu_.Router(p); });
+    return Op([=, this] { return ForwardingBackend::Router(p); });
   }
   absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) override {
     HOBBIT_RETURN_IF_ERROR(Host("gather_rows"));
-    return Run([=, this] { return cpu_.GatherRows(src, rows_host, n, dim, dst); });
+    return Run([=, this] { return ForwardingBackend::GatherRows(src, rows_host, n, dim, dst); });
   }
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override {
     HOBBIT_RETURN_IF_ERROR(Host("scatter_add"));
-    return Run([=, this] { return cpu_.ScatterAddScaled(src, rows_host, scales_host, n, dim, dst); });
+    return Run([=, this] { return ForwardingBackend::ScatterAddScaled(src, rows_host, scales_host, n, dim, dst); });
   }
   absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t rows, int64_t dim) override {
-    return Op([=, this] { return cpu_.ScaleRowsBySigmoid(x, gate, rows, dim); });
+    return Op([=, this] { return ForwardingBackend::ScaleRowsBySigmoid(x, gate, rows, dim); });
   }
-  bool RoutedExpertsCanRun(const RoutedExpertsParams& p) override { return cpu_.RoutedExpertsCanRun(p); }
   absl::Status RoutedExperts(const RoutedExpertsParams& p) override {
-    return Op([=, this] { return cpu_.RoutedExperts(p); });
+    return Op([=, this] { return ForwardingBackend::RoutedExperts(p); });
   }
 
   bool can_record() const override { return true; }
@@ -172,7 +164,6 @@ class RecordingCpuBackend final : public Backend {
     return Run(op);
   }
 
-  CpuBackend cpu_{CpuBackendOptions{.threads = 1}};
   const bool spoil_with_fill_;
   bool recording_ = false;
   std::string spoilt_;
