@@ -1,7 +1,5 @@
 #include "runtime/experts/offloaded_expert_ffn.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <limits>
 
@@ -9,7 +7,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "kernels/base/status_macros.h"
-#include "runtime/experts/internal/checksum.h"
 
 namespace hobbit::runtime {
 namespace {
@@ -416,69 +413,6 @@ absl::StatusOr<uint64_t> OffloadedExpertFfn::FillSlot(int32_t layer, int32_t exp
   }
   cache_->set_ready(p, slot, done);
   return static_cast<uint64_t>(src.bytes());
-}
-
-absl::Status OffloadedExpertFfn::WarmStart() {
-  if (!options_.warm_start || options_.state_dir.empty() || file_ == nullptr || file_->path().empty()) {
-    return absl::OkStatus();
-  }
-  struct stat st;
-  if (::stat(file_->path().c_str(), &st) != 0) return absl::OkStatus();
-  // The counts belong to this model file (by path, size and time) and shape.
-  const uint64_t key = internal::Checksum64(absl::StrCat(file_->path(), "|", st.st_size, "|",
-                                                         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-                                                         "|", config_.n_layer, "|", config_.n_expert));
-  usage_memory_ = std::make_unique<UsageMemory>(absl::StrFormat("%s/experts-usage-%016x.txt", options_.state_dir, key),
-                                                config_.n_layer, config_.n_expert);
-  usage_counts_.assign(static_cast<size_t>(config_.n_layer) * config_.n_expert, 0);
-  absl::StatusOr<std::vector<uint64_t>> counts = usage_memory_->Read();
-  if (!counts.ok()) {
-    if (!absl::IsNotFound(counts.status()) && progress_) {
-      progress_(absl::StrCat("warning: expert usage of earlier runs not used (", counts.status().message(),
-                             "); starting with an empty cache"));
-    }
-    return absl::OkStatus();
-  }
-  usage_counts_ = *counts;
-  const std::vector<std::pair<int32_t, int32_t>> order = UsageMemory::MostUsed(usage_counts_, config_.n_expert);
-  // ondemand-lru's pool is split per layer; the others are one pool per precision. The most used
-  // experts go high, the next ones low (static-low: all low); one copy per expert.
-  const bool per_layer = options_.mode == ExpertMode::kOndemandLru;
-  int64_t copied = 0;
-  uint64_t bytes = 0;
-  for (Precision p : {Precision::kHigh, Precision::kLow}) {
-    const int32_t slots = cache_->num_slots(p);
-    if (slots == 0) continue;
-    const int32_t per_part = per_layer ? slots / config_.n_layer : slots;
-    std::vector<int32_t> filled(per_layer ? config_.n_layer : 1, 0);
-    for (const auto& [layer, expert] : order) {
-      int32_t& n = filled[per_layer ? layer : 0];
-      if (n >= per_part) continue;
-      if (cache_->Find(Precision::kHigh, layer, expert) >= 0 || cache_->Find(Precision::kLow, layer, expert) >= 0) {
-        continue;
-      }
-      absl::StatusOr<ExpertCache::Insertion> ins = cache_->Insert(p, layer, expert, layer);
-      if (!ins.ok()) break;
-      HOBBIT_ASSIGN_OR_RETURN(const uint64_t b, FillSlot(layer, expert, p, ins->slot));
-      bytes += b;
-      ++copied;
-      ++n;
-    }
-  }
-  if (progress_) {
-    const double b = static_cast<double>(bytes);
-    progress_(absl::StrFormat("warm start: the %d most used experts of earlier runs copied to the GPU (%s, %s)",
-                              copied, b >= 1e9 ? absl::StrFormat("%.2f GB", b / 1e9) : absl::StrFormat("%.1f MB", b / 1e6),
-                              usage_memory_->path()));
-  }
-  return absl::OkStatus();
-}
-
-void OffloadedExpertFfn::SaveUsage() {
-  if (usage_memory_ == nullptr || lookups_since_save_ == 0) return;
-  lookups_since_save_ = 0;
-  // Only start-up time depends on it: a failure to save is not an error of the step.
-  (void)usage_memory_->Write(usage_counts_);
 }
 
 absl::Status OffloadedExpertFfn::Flush(int32_t layer) {

@@ -106,5 +106,23 @@ TEST(OffloadedExpertFfnTest, WarmStartFillsTheCacheWithTheMostUsedExpertsOfEarli
   }
 }
 
+// A state folder the counts cannot be written to (here: a file) turns the warm start off at load
+// (a warning) and the loader serves as usual.
+TEST(OffloadedExpertFfnTest, WarmStartIntoAnUnwritableFolderIsOffNotFatal) {
+  const std::string dir = FreshDir("hobbit_warm_start_unwritable");
+  const std::string not_a_folder = dir + "/file";
+  { std::ofstream(not_a_folder) << "x"; }
+  Loaded probe = Load(kMixtral + "model-f32.gguf", std::nullopt);
+  ExpertOptions o;
+  o.mode = ExpertMode::kHobbit;
+  o.gpu_cache_bytes = 4 * HighSlotBytes(probe);
+  o.state_dir = not_a_folder;
+  Loaded l = Load(kMixtral + "model-f32.gguf", o);
+  ASSERT_NE(l.model, nullptr);
+  const std::vector<float> logits = RunSequence(l);
+  EXPECT_FALSE(logits.empty());
+  EXPECT_GT(l.loader->total_stats().lookups, 0u);
+}
+
 }  // namespace
 }  // namespace hobbit::runtime
