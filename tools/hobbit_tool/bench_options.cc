@@ -101,7 +101,9 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
   e.state_dir = flags.GetString("state-dir");
   // Runs must not depend on earlier runs: the cache always starts empty here.
   e.warm_start = false;
-  e.gpu_cache_bytes = 1;  // validated here with a placeholder budget; each run sets its own
+  // Budgets are per run (a fraction needs the model's size, known later); the rest of the
+  // options are checked now, under any positive budget.
+  e.gpu_cache_bytes = 1;
   e.mode = runtime::ExpertMode::kHobbit;
   return runtime::ValidateExpertOptions(e);
 }
