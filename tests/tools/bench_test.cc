@@ -7,8 +7,6 @@
 // static-low and hobbit with lower thresholds are not (KL > 0),
 // the counters add up in every phase, and resident's NLL equals the one computed from
 // `hobbit-tool logits` on the same token ids.
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/run_command.h"
 #include "tools/hobbit_tool/bench_json_writer.h"
 #include "tools/hobbit_tool/bench_options.h"
 #include "tools/hobbit_tool/bench_quality.h"
@@ -28,32 +27,18 @@ const std::string kSource = HOBBIT_SOURCE_DIR;
 const std::string kTool = std::string(HOBBIT_BINARY_DIR) + "/bin/hobbit-tool";
 const std::string kDemo = kSource + "/config/models/hobbit-demo-q8_0.gguf";
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
-
-Result RunShell(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  Result r{-1, ""};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = test_support::CommandResult;
+using test_support::RunCommand;
 
 std::string TempPath(const std::string& name) { return std::string(::testing::TempDir()) + "/bench_test_" + name; }
 
-bool HavePython() { return RunShell("python3 -c 'import json'").exit_code == 0; }
+bool HavePython() { return RunCommand("python3 -c 'import json'").exit_code == 0; }
 
 // Runs a python3 check script on the JSON file; the script prints its failures.
 Result CheckJson(const std::string& json_path, const std::string& script, const std::string& extra = "") {
   const std::string path = TempPath("check.py");
   std::ofstream(path) << script;
-  return RunShell("python3 " + path + " " + json_path + " " + extra);
+  return RunCommand("python3 " + path + " " + json_path + " " + extra);
 }
 
 TEST(BenchBudgetTest, FractionsAndBytes) {
@@ -208,7 +193,7 @@ sys.exit(1 if bad else 0)
 TEST(BenchCommandTest, TinyPresetRunsEveryModeAndTheFiguresAddUp) {
   if (!HavePython()) GTEST_SKIP() << "python3 is needed to read the JSON back";
   const std::string json = TempPath("tiny.json");
-  Result r = RunShell(kTool + " bench --preset tiny --backend cpu --threads 2 --budgets 1 --tokens 20 --prompt-tokens 6 "
+  Result r = RunCommand(kTool + " bench --preset tiny --backend cpu --threads 2 --budgets 1 --tokens 20 --prompt-tokens 6 "
                          "--warmup 3 --batch 3 --batch-steps 2 --prefill 16,24 --probe-bytes 1048576 "
                          "--thresholds 0.5,0.75/1,1 --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -259,18 +244,18 @@ TEST(BenchCommandTest, DemoModelOnTextGivesResidentsPerplexityAndTunesTheWeights
   if (!HavePython()) GTEST_SKIP() << "python3 is needed to read the JSON back";
   const std::string json = TempPath("demo.json");
   const std::string text = kSource + "/tools/train/gguf_reference.py";
-  Result r = RunShell(kTool + " bench --model " + kDemo + " --text " + text + " --backend cpu --threads 2 --tokens 24 " +
+  Result r = RunCommand(kTool + " bench --model " + kDemo + " --text " + text + " --backend cpu --threads 2 --tokens 24 " +
                  "--warmup 2 --batch 0 --prefill none --budgets 0.5 --modes resident,hobbit --probe-bytes 1048576 " +
                  "--tune --calib-tokens 24 --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("eviction weights tuned"), std::string::npos) << r.output;
   // The same ids through `logits` (one step of 24 tokens).
-  Result ids = RunShell("python3 -c 'import json,sys; print(\",\".join(map(str, json.load(open(sys.argv[1]))"
+  Result ids = RunCommand("python3 -c 'import json,sys; print(\",\".join(map(str, json.load(open(sys.argv[1]))"
                    "[\"config\"][\"stream_ids\"])))' " + json);
   ASSERT_EQ(ids.exit_code, 0) << ids.output;
   ids.output.erase(ids.output.find_last_not_of("\n") + 1);
   const std::string logits = TempPath("demo_logits.f32");
-  Result l = RunShell(kTool + " logits --backend cpu --model " + kDemo + " --tokens " + ids.output + " --out " + logits);
+  Result l = RunCommand(kTool + " logits --backend cpu --model " + kDemo + " --tokens " + ids.output + " --out " + logits);
   ASSERT_EQ(l.exit_code, 0) << l.output;
   Result check = CheckJson(json, kCheckText, logits);
   EXPECT_EQ(check.exit_code, 0) << check.output;
@@ -279,47 +264,47 @@ TEST(BenchCommandTest, DemoModelOnTextGivesResidentsPerplexityAndTunesTheWeights
 // --state-dir: the first run builds the low copies and writes them there, the second reads them.
 TEST(BenchCommandTest, StateDirKeepsTheLowCopiesBetweenRuns) {
   const std::string dir = TempPath("bench_state");
-  ASSERT_EQ(RunShell("rm -rf " + dir + " && mkdir -p " + dir).exit_code, 0);
+  ASSERT_EQ(RunCommand("rm -rf " + dir + " && mkdir -p " + dir).exit_code, 0);
   const std::string run = kTool + " bench --model " + kDemo + " --backend cpu --threads 2 --tokens 4 --warmup 1 " +
                           "--batch 0 --prefill none --budgets 0.5 --modes hobbit --probe-bytes 4096 --state-dir " + dir;
-  Result first = RunShell(run);
+  Result first = RunCommand(run);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("low-precision experts written to " + dir), std::string::npos) << first.output;
-  Result second = RunShell(run);
+  Result second = RunCommand(run);
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("low-precision experts read from " + dir), std::string::npos) << second.output;
   EXPECT_EQ(second.output.find("making low-precision experts"), std::string::npos) << second.output;
 }
 
 TEST(BenchCommandTest, BadUsageIsNamed) {
-  Result r = RunShell(kTool + " bench --preset tiny --model " + kDemo);
+  Result r = RunCommand(kTool + " bench --preset tiny --model " + kDemo);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("exactly one of --model and --preset"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --budgets 0.25,lots");
+  r = RunCommand(kTool + " bench --preset tiny --budgets 0.25,lots");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--budgets: 'lots' is not a number"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --modes resident,fast");
+  r = RunCommand(kTool + " bench --preset tiny --modes resident,fast");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("unknown mode 'fast'"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096");
+  r = RunCommand(kTool + " bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("exceeds the model's context of 512"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --weights inf,0,0,0");
+  r = RunCommand(kTool + " bench --preset tiny --weights inf,0,0,0");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--weights: 'inf' is not a finite number"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --json /no/such/folder/out.json");
+  r = RunCommand(kTool + " bench --preset tiny --json /no/such/folder/out.json");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --cuda-graphs maybe");
+  r = RunCommand(kTool + " bench --preset tiny --cuda-graphs maybe");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--cuda-graphs: expected on or off, got 'maybe'"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --preset tiny --state-dir /tmp");
+  r = RunCommand(kTool + " bench --preset tiny --state-dir /tmp");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--state-dir needs --model"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --model " + kDemo + " --state-dir /no/such/folder");
+  r = RunCommand(kTool + " bench --model " + kDemo + " --state-dir /no/such/folder");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--state-dir: /no/such/folder is not a directory"), std::string::npos) << r.output;
-  r = RunShell(kTool + " bench --help");
+  r = RunCommand(kTool + " bench --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("--budgets"), std::string::npos) << r.output;
 }

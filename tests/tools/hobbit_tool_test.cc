@@ -1,6 +1,4 @@
 // hobbit-tool end to end: the real binary on real files, as a user runs it.
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,29 +8,16 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/run_command.h"
 
 namespace {
 
 const std::string kSource = HOBBIT_SOURCE_DIR;
 const std::string kTool = std::string(HOBBIT_BINARY_DIR) + "/bin/hobbit-tool";
 
-struct Result {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
+using Result = hobbit::test_support::CommandResult;
 
-Result RunTool(const std::string& args) {
-  const std::string cmd = kTool + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Result RunTool(const std::string& args) { return hobbit::test_support::RunCommand(kTool + " " + args); }
 
 std::string TempPath(const std::string& name) {
   return std::string(::testing::TempDir()) + "/hobbit_tool_test_" + name;
