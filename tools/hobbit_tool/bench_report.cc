@@ -12,6 +12,7 @@ double Share(uint64_t part, uint64_t whole) { return whole > 0 ? static_cast<dou
 void Member(JsonWriter& w, const char* key, double v) { w.Key(key); w.Number(v); }
 void MemberInt(JsonWriter& w, const char* key, int64_t v) { w.Key(key); w.Int(v); }
 void MemberStr(JsonWriter& w, const char* key, const std::string& v) { w.Key(key); w.String(v); }
+void MemberBool(JsonWriter& w, const char* key, bool v) { w.Key(key); w.Bool(v); }
 
 template <typename T>
 void IntArray(JsonWriter& w, const char* key, const std::vector<T>& v) {
@@ -38,13 +39,10 @@ void WriteExpertOptions(JsonWriter& w, const runtime::ExpertOptions& e) {
   Member(w, "w_lhu", e.w_lhu);
   Member(w, "w_fld", e.w_fld);
   MemberInt(w, "prefetch_depth", e.prefetch_depth);
-  w.Key("prefetch_throttle");
-  w.Bool(e.prefetch_throttle);
-  w.Key("cpu_path");
-  w.Bool(e.cpu_path);
+  MemberBool(w, "prefetch_throttle", e.prefetch_throttle);
+  MemberBool(w, "cpu_path", e.cpu_path);
   Member(w, "copy_bandwidth", e.copy_bandwidth);
-  w.Key("pin_host");
-  w.Bool(e.pin_host);
+  MemberBool(w, "pin_host", e.pin_host);
   w.EndObject();
 }
 
@@ -159,12 +157,9 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberStr(w, "expert_type", c.expert_type);
   MemberStr(w, "low_type", c.low_type);
   MemberStr(w, "backend", c.backend);
-  w.Key("device_routing");
-  w.Bool(c.device_routing);
-  w.Key("cuda_graphs");
-  w.Bool(c.cuda_graphs);
-  w.Key("tf32_prefill");
-  w.Bool(c.tf32_prefill);
+  MemberBool(w, "device_routing", c.device_routing);
+  MemberBool(w, "cuda_graphs", c.cuda_graphs);
+  MemberBool(w, "tf32_prefill", c.tf32_prefill);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);
