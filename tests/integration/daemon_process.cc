@@ -111,7 +111,12 @@ std::shared_ptr<grpc::Channel> DaemonProcess::NewChannel() const {
 }
 
 std::unique_ptr<v1::Hobbit::Stub> DaemonProcess::NewStub() const {
-  return v1::Hobbit::NewStub(NewChannel());
+  // Connected before it is handed out: a fresh channel's first connect can fail transiently when
+  // many are opened at once on a loaded machine (seen once in CI: 16 threads, one call failed
+  // "failed to connect to all addresses"), and an RPC on it would fail fast instead of retrying.
+  std::shared_ptr<grpc::Channel> channel = NewChannel();
+  channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return v1::Hobbit::NewStub(channel);
 }
 
 v1::GetCacheStatsResponse DaemonProcess::Stats() {
