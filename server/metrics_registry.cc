@@ -118,6 +118,9 @@ struct MetricsRegistry::Metrics {
   Counter* misses_high;
   Counter* misses_low;
   Counter* misses_skip;
+  Counter* graph_recorded;
+  Counter* graph_replayed;
+  Counter* graph_failed;
   Counter* bytes_demand;
   Counter* bytes_prefetch;
   Counter* prefetch_issued;
@@ -186,6 +189,12 @@ MetricsRegistry::Metrics::Metrics(prometheus::Registry& r, absl::string_view ver
   prompt_tokens = NewCounter(r, "hobbit_prompt_tokens_total", "Prompt tokens prefilled");
   generated_tokens = NewCounter(r, "hobbit_generated_tokens_total", "Tokens generated");
   preemptions = NewCounter(r, "hobbit_preemptions_total", "Sequences preempted for KV space");
+  auto& graphs = NewCounterFamily(r, "hobbit_decode_graph_steps_total",
+                                  "Decode steps and CUDA graphs (engine.cuda_graphs): recorded = step shapes "
+                                  "recorded, replayed = steps run from a recording, failed = recordings that failed");
+  graph_recorded = &graphs.Add({{"outcome", "recorded"}});
+  graph_replayed = &graphs.Add({{"outcome", "replayed"}});
+  graph_failed = &graphs.Add({{"outcome", "failed"}});
   ttft = NewHistogram(r, "hobbit_time_to_first_token_seconds",
                       "Submit to first generated token", kLatencyBuckets);
   inter_token = NewHistogram(r, "hobbit_inter_token_latency_seconds",
@@ -295,6 +304,9 @@ void MetricsRegistry::EngineCollector::Refresh() const {
            {m.prompt_tokens, s.prompt_tokens_total, &l.prompt_tokens_total},
            {m.generated_tokens, s.generated_tokens_total, &l.generated_tokens_total},
            {m.preemptions, s.preemptions, &l.preemptions},
+           {m.graph_recorded, s.recordings.recorded, &l.recordings.recorded},
+           {m.graph_replayed, s.recordings.replayed, &l.recordings.replayed},
+           {m.graph_failed, s.recordings.failed, &l.recordings.failed},
            {m.lookups, e.lookups, &l.experts.lookups},
            {m.hits_high, e.hits_high, &l.experts.hits_high},
            {m.hits_low, e.hits_low, &l.experts.hits_low},

@@ -261,6 +261,7 @@ void Engine::Impl::PublishStats(StepEvents* events) {
   loop_stats_.kv_blocks_used = scheduler_.num_blocks_used();
   loop_stats_.experts = executor_->ExpertTotals();
   loop_stats_.expert_cache = executor_->ExpertCacheOccupancy();
+  loop_stats_.recordings = executor_->Recordings();
   absl::MutexLock lock(&mu_);
   stats_ = loop_stats_;
   queued_ -= events->left_queue;

@@ -30,17 +30,19 @@ struct EngineOptions {
   int32_t cpu_threads = 0;      // 0 = all cores
   // CUDA: decode products quantize activations to int8 (runtime/backend/cuda_backend.h).
   bool int8_activations = true;
-  // CUDA: prefill products on the tensor cores in TF32 (CudaBackendOptions::tf32_prefill).
-  // Off until measured on a GPU.
-  bool tf32_prefill = false;
+  // CUDA: prefill products on the tensor cores in TF32 (CudaBackendOptions::tf32_prefill). On the
+  // H200: prefill of 512 tokens on the mixtral shape 0.243 -> 0.175 s; products within 3e-4 of
+  // float32 (the int8 activations of decode move them more).
+  bool tf32_prefill = true;
   // Resident experts: decode-sized batches keep the router's choice on the device (no host round
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
   // 3.4x at batch 1 (BENCHMARKS.md).
   bool device_routing = true;
   // CUDA: record the layers of a decode step once per shape and replay them (CUDA graphs;
   // ModelLoadOptions::record_steps): one launch instead of ~25 per layer. Needs device routing
-  // and resident experts. Off until measured on a GPU.
-  bool cuda_graphs = false;
+  // and resident experts. On the H200 at batch 1: mixtral shape 613 -> 686 tok/s, qwen3-30b-a3b
+  // 196 -> 248 tok/s (BENCHMARKS.md).
+  bool cuda_graphs = true;
   SchedulerOptions scheduler;
   KvOptions kv;
   ExpertOptions experts;        // expert offloading (runtime/experts/expert_options.h)

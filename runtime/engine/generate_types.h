@@ -92,6 +92,13 @@ struct ExpertCacheUse {
   int64_t low_capacity_bytes = 0;
 };
 
+// Decode steps of recorded shape (engine.cuda_graphs; Model::RecordingStats), since start.
+struct StepRecordingStats {
+  uint64_t recorded = 0;  // step shapes recorded
+  uint64_t replayed = 0;  // steps run by replaying a recording (the recording step included)
+  uint64_t failed = 0;    // recordings that failed (those shapes then run directly)
+};
+
 struct EngineStats {
   int32_t running = 0;
   int32_t waiting = 0;
@@ -104,6 +111,7 @@ struct EngineStats {
   uint64_t preemptions = 0;
   SequenceExpertStats experts;  // totals over all sequences
   ExpertCacheUse expert_cache;
+  StepRecordingStats recordings;
 };
 
 }  // namespace hobbit::runtime

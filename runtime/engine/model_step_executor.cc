@@ -118,6 +118,12 @@ SequenceExpertStats ModelStepExecutor::ExpertTotals() const {
   return experts_ != nullptr ? ToSequenceStats(experts_->total_stats()) : SequenceExpertStats{};
 }
 
+StepRecordingStats ModelStepExecutor::Recordings() const {
+  const Model::RecordingStats& r = model_->recording_stats();
+  return {.recorded = static_cast<uint64_t>(r.recorded), .replayed = static_cast<uint64_t>(r.replayed),
+          .failed = static_cast<uint64_t>(r.failed)};
+}
+
 ExpertCacheUse ModelStepExecutor::ExpertCacheOccupancy() const {
   ExpertCacheUse use;
   if (experts_ == nullptr) return use;

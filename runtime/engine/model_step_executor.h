@@ -35,6 +35,7 @@ class ModelStepExecutor final : public StepExecutor {
   SequenceExpertStats EndSequence(int64_t seq_id) override;
   SequenceExpertStats ExpertTotals() const override;
   ExpertCacheUse ExpertCacheOccupancy() const override;
+  StepRecordingStats Recordings() const override;
   std::string backend_name() const override { return std::string(backend_->name()); }
 
   const ModelConfig& model_config() const { return model_->config(); }

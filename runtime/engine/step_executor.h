@@ -38,6 +38,8 @@ class StepExecutor {
   virtual std::string backend_name() const { return ""; }
   // How full the expert cache's pools are now.
   virtual ExpertCacheUse ExpertCacheOccupancy() const { return {}; }
+  // Decode steps recorded and replayed (engine.cuda_graphs).
+  virtual StepRecordingStats Recordings() const { return {}; }
 };
 
 }  // namespace hobbit::runtime

@@ -193,9 +193,9 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("device-routing", "resident: on = decode keeps the router's choice on the device (engine.device_routing; GPU only)",
         false, false, "on");
   f.Add("cuda-graphs", "resident with device routing: on = record a decode step's layers once per shape and replay "
-                       "them (engine.cuda_graphs; GPU only)", false, false, "off");
+                       "them (engine.cuda_graphs; GPU only)", false, false, "on");
   f.Add("tf32-prefill", "CUDA: on = products of more than 8 tokens use the tensor cores in TF32 "
-                        "(engine.tf32_prefill)", false, false, "off");
+                        "(engine.tf32_prefill)", false, false, "on");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,

@@ -61,8 +61,8 @@ struct BenchOptions {
   int32_t probe_repeats = 5;
 
   bool device_routing = true;  // resident: the router's choice stays on the device
-  bool cuda_graphs = false;    // resident: decode steps' layers recorded and replayed
-  bool tf32_prefill = false;   // CUDA: prefill products in TF32 on the tensor cores
+  bool cuda_graphs = true;     // resident: decode steps' layers recorded and replayed
+  bool tf32_prefill = true;    // CUDA: prefill products in TF32 on the tensor cores
   bool tune = false;           // item 4: tune the eviction weights by replaying a routing trace
   int32_t calib_tokens = 128;
   double tune_step = 0.25;    // grid step of the weights on the simplex
