@@ -1,6 +1,7 @@
 #include "kernels/cuda/gather_rows.h"
 
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -9,6 +10,7 @@ constexpr int kThreads = 256;
 
 // blockIdx.y is the row index i.
 __global__ void GatherKernel(const float* src, const int32_t* rows, int64_t dim, float* dst) {
+  cuda_internal::AfterPriorGrid();
   const int64_t i = blockIdx.y;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c < dim) dst[i * dim + c] = src[rows[i] * dim + c];
@@ -16,6 +18,7 @@ __global__ void GatherKernel(const float* src, const int32_t* rows, int64_t dim,
 
 __global__ void ScatterAddKernel(const float* src, const int32_t* rows, const float* scales, int64_t dim,
                                  float* dst) {
+  cuda_internal::AfterPriorGrid();
   const int64_t i = blockIdx.y;
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c < dim) atomicAdd(dst + rows[i] * dim + c, scales[i] * src[i * dim + c]);
@@ -27,7 +30,7 @@ absl::Status GatherRowsF32(const float* src, const int32_t* rows, int32_t n, int
                            CUstream_st* stream) {
   if (n <= 0 || dim <= 0) return absl::OkStatus();
   const dim3 grid(cuda_internal::GridFor(dim, kThreads), static_cast<unsigned>(n));
-  GatherKernel<<<grid, kThreads, 0, stream>>>(src, rows, dim, dst);
+  cuda_internal::LaunchAfterPrior(GatherKernel, grid, kThreads, stream, src, rows, dim, dst);
   return cuda_internal::LaunchStatus("cuda gather_rows");
 }
 
@@ -35,7 +38,7 @@ absl::Status ScatterAddScaledF32(const float* src, const int32_t* rows, const fl
                                  float* dst, CUstream_st* stream) {
   if (n <= 0 || dim <= 0) return absl::OkStatus();
   const dim3 grid(cuda_internal::GridFor(dim, kThreads), static_cast<unsigned>(n));
-  ScatterAddKernel<<<grid, kThreads, 0, stream>>>(src, rows, scales, dim, dst);
+  cuda_internal::LaunchAfterPrior(ScatterAddKernel, grid, kThreads, stream, src, rows, scales, dim, dst);
   return cuda_internal::LaunchStatus("cuda scatter_add_scaled");
 }
 

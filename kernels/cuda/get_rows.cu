@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 #include "kernels/cuda/internal/quant_blocks.cuh"
 
 namespace hobbit::kernels {
@@ -15,6 +16,7 @@ constexpr int kThreads = 128;
 template <class B>
 __global__ void GetRowsKernel(const uint8_t* __restrict__ w, int64_t cols, int64_t row_bytes,
                               const int32_t* __restrict__ ids, int64_t first_row, float* __restrict__ out) {
+  cuda_internal::AfterPriorGrid();
   const int64_t units = cols / 16;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (g >= units) return;
@@ -33,6 +35,7 @@ __global__ void GetRowsKernel(const uint8_t* __restrict__ w, int64_t cols, int64
 template <GgmlType kType>
 __global__ void GetPlainRowsKernel(const uint8_t* __restrict__ w, int64_t cols, int64_t row_bytes,
                                    const int32_t* __restrict__ ids, int64_t first_row, float* __restrict__ out) {
+  cuda_internal::AfterPriorGrid();
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= cols) return;
   const int64_t i = blockIdx.y;
@@ -80,17 +83,21 @@ absl::Status GetRowsF32(const GetRowsParams& p, CUstream_st* stream) {
   if (IsPlain(p.type) && aligned) {
     const dim3 grid(cuda_internal::GridFor(p.cols, kThreads), static_cast<unsigned>(p.n));
     if (p.type == GgmlType::kF32) {
-      GetPlainRowsKernel<GgmlType::kF32><<<grid, kThreads, 0, stream>>>(w, p.cols, p.row_bytes, p.ids, p.first_row, p.out);
+      cuda_internal::LaunchAfterPrior(GetPlainRowsKernel<GgmlType::kF32>, grid, kThreads, stream, w, p.cols,
+                                      p.row_bytes, p.ids, p.first_row, p.out);
     } else if (p.type == GgmlType::kF16) {
-      GetPlainRowsKernel<GgmlType::kF16><<<grid, kThreads, 0, stream>>>(w, p.cols, p.row_bytes, p.ids, p.first_row, p.out);
+      cuda_internal::LaunchAfterPrior(GetPlainRowsKernel<GgmlType::kF16>, grid, kThreads, stream, w, p.cols,
+                                      p.row_bytes, p.ids, p.first_row, p.out);
     } else {
-      GetPlainRowsKernel<GgmlType::kBF16><<<grid, kThreads, 0, stream>>>(w, p.cols, p.row_bytes, p.ids, p.first_row, p.out);
+      cuda_internal::LaunchAfterPrior(GetPlainRowsKernel<GgmlType::kBF16>, grid, kThreads, stream, w, p.cols,
+                                      p.row_bytes, p.ids, p.first_row, p.out);
     }
     return cuda_internal::LaunchStatus("cuda get_rows");
   }
   const dim3 grid(cuda_internal::GridFor(p.cols / 16, kThreads), static_cast<unsigned>(p.n));
   DispatchBlockType(p.type, [&](auto b) {
-    GetRowsKernel<decltype(b)><<<grid, kThreads, 0, stream>>>(w, p.cols, p.row_bytes, p.ids, p.first_row, p.out);
+    cuda_internal::LaunchAfterPrior(GetRowsKernel<decltype(b)>, grid, kThreads, stream, w, p.cols, p.row_bytes, p.ids,
+                                    p.first_row, p.out);
   });
   return cuda_internal::LaunchStatus("cuda get_rows");
 }

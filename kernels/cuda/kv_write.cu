@@ -1,6 +1,7 @@
 #include "kernels/cuda/kv_write.h"
 
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -9,6 +10,7 @@ constexpr int kThreads = 256;
 
 // blockIdx.y is the token; threads cover the K row then the V row.
 __global__ void KvWriteKernel(KvWriteF32Params p) {
+  cuda_internal::AfterPriorGrid();
   const int32_t t = blockIdx.y;
   const int64_t slot = p.slots[t];
   for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < p.k_row + p.v_row; i += gridDim.x * blockDim.x) {
@@ -26,7 +28,7 @@ __global__ void KvWriteKernel(KvWriteF32Params p) {
 absl::Status KvWriteF32(const KvWriteF32Params& p, CUstream_st* stream) {
   if (p.n_tokens <= 0 || p.k_row + p.v_row <= 0) return absl::OkStatus();
   const dim3 grid(cuda_internal::GridFor(p.k_row + p.v_row, kThreads), static_cast<unsigned>(p.n_tokens));
-  KvWriteKernel<<<grid, kThreads, 0, stream>>>(p);
+  cuda_internal::LaunchAfterPrior(KvWriteKernel, grid, kThreads, stream, p);
   return cuda_internal::LaunchStatus("cuda kv_write");
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -24,6 +25,7 @@ __device__ __forceinline__ float BlockReduce(float v, float* scratch, bool is_ma
 }
 
 __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionParams p) {
+  cuda_internal::AfterPriorGrid();
   __shared__ float q_s[kPagedAttentionMaxHeadDim];
   __shared__ float prob[kThreads];
   __shared__ int64_t slot_s[kThreads];
@@ -41,17 +43,28 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
   float running_max = -INFINITY;
   float running_sum = 0.0f;
   __syncthreads();
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   for (int32_t j0 = 0; j0 < n_ctx; j0 += kThreads) {
     const int32_t j = j0 + threadIdx.x;
-    float score = -INFINITY;
-    if (j < n_ctx) {
-      const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
-      slot_s[threadIdx.x] = slot;
+    // Scores: a warp per position, its lanes across the head's dims (coalesced reads of the key
+    // row, the loads of several positions in flight), the dot summed across the warp.
+    const int32_t n_chunk = min(kThreads, n_ctx - j0);
+#pragma unroll 4
+    for (int32_t i = warp; i < n_chunk; i += kThreads / 32) {
+      const int32_t jj = j0 + i;
+      const int64_t slot = static_cast<int64_t>(table[jj / p.block_size]) * p.block_size + jj % p.block_size;
       const float* k = p.k_cache + slot * k_stride + static_cast<int64_t>(kvh) * p.head_dim_k;
       float dot = 0.0f;
-      for (int d = 0; d < p.head_dim_k; ++d) dot = fmaf(q_s[d], k[d], dot);
-      score = dot * p.scale;
+      for (int d = lane; d < p.head_dim_k; d += 32) dot = fmaf(q_s[d], k[d], dot);
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+      if (lane == 0) {
+        slot_s[i] = slot;
+        prob[i] = dot * p.scale;
+      }
     }
+    __syncthreads();
+    const float score = j < n_ctx ? prob[threadIdx.x] : -INFINITY;
     const float chunk_max = BlockReduce(score, scratch, true);
     const float new_max = fmaxf(running_max, chunk_max);
     const float e = j < n_ctx ? expf(score - new_max) : 0.0f;
@@ -66,6 +79,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
       const int d = threadIdx.x + k * kThreads;
       if (d >= p.head_dim_v) break;
       float a = acc[k] * rescale;
+#pragma unroll 8
       for (int32_t i = 0; i < n_here; ++i) {
         const float* v = p.v_cache + slot_s[i] * v_stride + static_cast<int64_t>(kvh) * p.head_dim_v;
         a = fmaf(prob[i], v[d], a);
@@ -98,7 +112,7 @@ absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* s
   }
   const int64_t blocks = static_cast<int64_t>(p.n_tokens) * p.n_head;
   if (blocks <= 0) return absl::OkStatus();
-  AttentionKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
+  cuda_internal::LaunchAfterPrior(AttentionKernel, static_cast<unsigned>(blocks), kThreads, stream, p);
   return cuda_internal::LaunchStatus("cuda attention");
 }
 

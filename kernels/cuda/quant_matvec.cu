@@ -13,6 +13,7 @@ namespace hobbit::kernels {
 namespace {
 
 using cuda_internal::AllowDependentLaunch;
+using cuda_internal::LaunchAfterPrior;
 using cuda_internal::DispatchStepType;
 using cuda_internal::kQ8;
 using cuda_internal::QuantizeXKernel;
@@ -183,16 +184,58 @@ __device__ __forceinline__ void DotItems(const uint8_t* const (&row_ptr)[kRows],
   }
 }
 
+// The products one launch computes over one x: blocks [first_block[k], first_block[k + 1]) take
+// product k (QuantMatVecGroup); a single product is a group of one.
+struct DotTarget {
+  const uint8_t* w;
+  int64_t rows;
+  int64_t row_bytes;
+  float* y;
+};
+struct DotTargets {
+  DotTarget t[kQuantMatVecMaxGroup];
+  unsigned first_block[kQuantMatVecMaxGroup];
+  int n;
+  bool accumulate;  // y += the products (one product only)
+};
+
+// The product block b works on and its first block (unrolled selects: no local-memory copy).
+__device__ __forceinline__ int TargetOf(const DotTargets& targets, unsigned b, unsigned& first) {
+  int which = 0;
+  first = 0;
+#pragma unroll
+  for (int k = 1; k < kQuantMatVecMaxGroup; ++k) {
+    if (k < targets.n && b >= targets.first_block[k]) {
+      which = k;
+      first = targets.first_block[k];
+    }
+  }
+  return which;
+}
+
 // kRows rows per block; the block's threads split each row's (weight block, part) items, kUnroll
 // items of kRows rows at a time.
 template <class T, int kTok, int kRows, int kUnroll>
-__global__ void __launch_bounds__(kDotThreads) DotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols,
-                                                          int64_t row_bytes, const int8_t* __restrict__ xq,
+__global__ void __launch_bounds__(kDotThreads) DotKernel(DotTargets targets, int64_t cols,
+                                                          const int8_t* __restrict__ xq,
                                                           const float4* __restrict__ xm, const float* __restrict__ xf,
-                                                          int n_tokens, float* __restrict__ y) {
+                                                          int n_tokens) {
   static_assert(kRows * kTok <= 32, "the final sums are written by the first warp");
-  if constexpr (T::kInt8) AllowDependentLaunch();
-  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  AllowDependentLaunch();  // waits below, before it reads x or writes y
+  unsigned first = 0;
+  const int which = TargetOf(targets, blockIdx.x, first);
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x - first) * kRows;
+  // Only the row pointers live through the loop; rows and y are read again at the end.
+  const uint8_t* w = targets.t[0].w;
+  int64_t rows = targets.t[0].rows, row_bytes = targets.t[0].row_bytes;
+#pragma unroll
+  for (int k = 1; k < kQuantMatVecMaxGroup; ++k) {
+    if (k == which) {
+      w = targets.t[k].w;
+      rows = targets.t[k].rows;
+      row_bytes = targets.t[k].row_bytes;
+    }
+  }
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   const uint8_t* row_ptr[kRows];
 #pragma unroll
@@ -227,48 +270,48 @@ __global__ void __launch_bounds__(kDotThreads) DotKernel(const uint8_t* __restri
   }
   __syncthreads();
   if (threadIdx.x < kRows * kTok) {
+    float* y = targets.t[0].y;
+    int64_t rows = targets.t[0].rows;
+#pragma unroll
+    for (int k = 1; k < kQuantMatVecMaxGroup; ++k) {
+      if (k == which) {
+        y = targets.t[k].y;
+        rows = targets.t[k].rows;
+      }
+    }
     const int r = threadIdx.x / kTok, t = threadIdx.x % kTok;
     float v = 0.0f;
     for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][threadIdx.x];
-    if (t < n_tokens && row0 + r < rows) y[t * rows + row0 + r] = v;
+    if (t < n_tokens && row0 + r < rows) {
+      float& out = y[t * rows + row0 + r];
+      out = targets.accumulate ? out + v : v;
+    }
   }
 }
 
 // Quantized activations in the scratch buffer: levels [n_tokens * cols], then the Q8 metadata.
 int64_t ScratchLevelsBytes(int64_t cols, int32_t n_tokens) { return (cols * n_tokens + 15) / 16 * 16; }
 
-// Launches kernel with programmatic stream serialization; without it where that fails.
-template <typename... Args>
-void LaunchAfterPrior(void (*kernel)(Args...), unsigned grid, int threads, CUstream_st* stream, Args... args) {
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(grid);
-  config.blockDim = dim3(threads);
-  config.stream = stream;
-  config.attrs = attr;
-  config.numAttrs = 1;
-  if (cudaLaunchKernelEx(&config, kernel, args...) != cudaSuccess) {
-    cudaGetLastError();
-    kernel<<<grid, threads, 0, stream>>>(args...);
-  }
-}
-
+// ps[0..n) share type, cols, n_tokens and x (QuantMatVecGroup checked).
 template <class T, int kTok, int kRows, int kUnroll>
-void LaunchDot(const QuantMatVecParams& p, const int8_t* xq, const float4* xm, CUstream_st* stream) {
+void LaunchDot(const QuantMatVecParams* ps, int n, const int8_t* xq, const float4* xm, CUstream_st* stream) {
+  const QuantMatVecParams& p = ps[0];
   const int64_t n_items = p.cols / T::kBlockElems * T::kSubs;
   const int threads = static_cast<int>(std::min<int64_t>(kDotThreads, (n_items + 31) / 32 * 32));
-  const unsigned grid = cuda_internal::GridFor(p.rows, kRows);
-  const auto* w = static_cast<const uint8_t*>(p.w);
-  if constexpr (T::kInt8) {
-    // After the quantize kernel, which started once all earlier work was done: W is final.
-    LaunchAfterPrior(DotKernel<T, kTok, kRows, kUnroll>, grid, threads, stream, w, p.rows, p.cols, p.row_bytes, xq, xm,
-                     p.x, p.n_tokens, p.y);
-  } else {
-    DotKernel<T, kTok, kRows, kUnroll>
-        <<<grid, threads, 0, stream>>>(w, p.rows, p.cols, p.row_bytes, xq, xm, p.x, p.n_tokens, p.y);
+  DotTargets targets{};
+  unsigned grid = 0;
+  for (int k = 0; k < n; ++k) {
+    targets.t[k] = {static_cast<const uint8_t*>(ps[k].w), ps[k].rows, ps[k].row_bytes, ps[k].y};
+    targets.first_block[k] = grid;
+    grid += cuda_internal::GridFor(ps[k].rows, kRows);
   }
+  targets.n = n;
+  targets.accumulate = n == 1 && p.accumulate;
+  // The weights' loads may start before the kernel before this one has finished: model weights
+  // (and expert slots, which copies fill behind an event the stream waits for) are written by no
+  // kernel (internal/pdl.cuh).
+  LaunchAfterPrior(DotKernel<T, kTok, kRows, kUnroll>, grid, threads, stream, targets, p.cols, xq, xm, p.x,
+                   static_cast<int>(p.n_tokens));
 }
 
 template <class T>
@@ -280,7 +323,8 @@ bool FastPathFits(const QuantMatVecParams& p) {
 }
 
 template <class T>
-void LaunchFast(const QuantMatVecParams& p, CUstream_st* stream) {
+void LaunchFast(const QuantMatVecParams* ps, int n, CUstream_st* stream) {
+  const QuantMatVecParams& p = ps[0];
   int8_t* xq = nullptr;
   float4* xm = nullptr;
   if constexpr (T::kInt8) {
@@ -297,16 +341,16 @@ void LaunchFast(const QuantMatVecParams& p, CUstream_st* stream) {
   if (p.n_tokens == 1) {
     // Rows of at most one item per thread get their bytes in flight from more rows at once.
     if (p.cols / T::kBlockElems * T::kSubs <= kDotThreads) {
-      LaunchDot<T, 1, 4, 1>(p, xq, xm, stream);
+      LaunchDot<T, 1, 4, 1>(ps, n, xq, xm, stream);
     } else {
-      LaunchDot<T, 1, 2, 2>(p, xq, xm, stream);
+      LaunchDot<T, 1, 2, 2>(ps, n, xq, xm, stream);
     }
   } else if (p.n_tokens == 2) {
-    LaunchDot<T, 2, 2, 2>(p, xq, xm, stream);
+    LaunchDot<T, 2, 2, 2>(ps, n, xq, xm, stream);
   } else if (p.n_tokens <= 4) {
-    LaunchDot<T, 4, 4, 1>(p, xq, xm, stream);
+    LaunchDot<T, 4, 4, 1>(ps, n, xq, xm, stream);
   } else {
-    LaunchDot<T, 8, 4, 1>(p, xq, xm, stream);
+    LaunchDot<T, 8, 4, 1>(ps, n, xq, xm, stream);
   }
 }
 
@@ -337,7 +381,18 @@ size_t QuantMatVecScratchBytes(int64_t cols, int32_t n_tokens) {
   return static_cast<size_t>(ScratchLevelsBytes(cols, n_tokens) + cols / kQ8 * n_tokens * int64_t{sizeof(float4)});
 }
 
+bool QuantMatVecCanAccumulate(const QuantMatVecParams& p) {
+  if (!QuantMatVecCanRun(p)) return false;
+  bool fits = false;
+  cuda_internal::DispatchDotType(p.type, [&](auto d) { fits = FastPathFits<decltype(d)>(p); });
+  return fits;
+}
+
 absl::Status QuantMatVec(const QuantMatVecParams& p, CUstream_st* stream) {
+  if (p.accumulate && !QuantMatVecCanAccumulate(p)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda quant_matvec: cannot add into y for type ",
+                                                   GgmlTypeName(p.type), " ", p.rows, "x", p.cols));
+  }
   if (!QuantMatVecCanRun(p)) {
     return absl::InvalidArgumentError(absl::StrCat("cuda quant_matvec: cannot run type ", GgmlTypeName(p.type), " ",
                                                    p.rows, "x", p.cols, " with ", p.n_tokens,
@@ -347,12 +402,43 @@ absl::Status QuantMatVec(const QuantMatVecParams& p, CUstream_st* stream) {
   cuda_internal::DispatchDotType(p.type, [&](auto d) {
     using T = decltype(d);
     if (FastPathFits<T>(p)) {
-      LaunchFast<T>(p, stream);
+      LaunchFast<T>(&p, 1, stream);
       fast = true;
     }
   });
   if (!fast) DispatchStepType(p.type, [&](auto s) { Launch<decltype(s)>(p, stream); });
   return cuda_internal::LaunchStatus("cuda quant_matvec");
+}
+
+bool QuantMatVecGroupCanRun(std::span<const QuantMatVecParams> ps) {
+  if (ps.empty() || ps.size() > static_cast<size_t>(kQuantMatVecMaxGroup)) return false;
+  const QuantMatVecParams& p = ps[0];
+  unsigned blocks = 0;
+  for (const QuantMatVecParams& q : ps) {
+    if (q.type != p.type || q.cols != p.cols || q.n_tokens != p.n_tokens || q.x != p.x || q.scratch != p.scratch ||
+        q.scratch_bytes != p.scratch_bytes || q.accumulate || !QuantMatVecCanRun(q)) {
+      return false;
+    }
+    bool fits = false;
+    cuda_internal::DispatchDotType(q.type, [&](auto d) { fits = FastPathFits<decltype(d)>(q); });
+    if (!fits) return false;
+    blocks += static_cast<unsigned>((q.rows + 1) / 2);  // at least two rows a block
+    if (blocks >= (1u << 30)) return false;
+  }
+  return true;
+}
+
+absl::Status QuantMatVecGroup(std::span<const QuantMatVecParams> ps, CUstream_st* stream) {
+  if (!QuantMatVecGroupCanRun(ps)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda quant_matvec: cannot run ", ps.size(),
+                                                   " products as one group (one type, width, token count, x and "
+                                                   "scratch, each on the fast path, at most ",
+                                                   kQuantMatVecMaxGroup, ")"));
+  }
+  cuda_internal::DispatchDotType(ps[0].type, [&](auto d) {
+    LaunchFast<decltype(d)>(ps.data(), static_cast<int>(ps.size()), stream);
+  });
+  return cuda_internal::LaunchStatus("cuda quant_matvec group");
 }
 
 }  // namespace hobbit::kernels

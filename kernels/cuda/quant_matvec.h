@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "absl/status/status.h"
 #include "kernels/base/ggml_type.h"
@@ -33,6 +34,7 @@ struct CUstream_st;
 namespace hobbit::kernels {
 
 inline constexpr int32_t kQuantMatVecMaxTokens = 8;
+inline constexpr int32_t kQuantMatVecMaxGroup = 4;
 
 struct QuantMatVecParams {
   GgmlType type = GgmlType::kF32;
@@ -51,6 +53,8 @@ struct QuantMatVecParams {
   // and n_tokens that took the int8 path (QuantMatVecQuantizesX), with nothing written to x or
   // the scratch since. Skips the quantize kernel.
   bool x_quantized = false;
+  // y += W x instead of y = W x (QuantMatVecCanAccumulate).
+  bool accumulate = false;
 };
 
 // Scratch bytes the fast path needs for n_tokens rows of cols activations.
@@ -63,7 +67,18 @@ bool QuantMatVecCanRun(const QuantMatVecParams& p);
 // call on the same x may pass x_quantized.
 bool QuantMatVecQuantizesX(const QuantMatVecParams& p);
 
-// InvalidArgument (naming the type and shape) when !QuantMatVecCanRun(p).
+// Whether QuantMatVec(p) can run with accumulate (the fast path: see above).
+bool QuantMatVecCanAccumulate(const QuantMatVecParams& p);
+
+// InvalidArgument (naming the type and shape) when !QuantMatVecCanRun(p), or accumulate without
+// QuantMatVecCanAccumulate(p).
 absl::Status QuantMatVec(const QuantMatVecParams& p, CUstream_st* stream);
+
+// Several products over one x in one launch (attention's q, k and v; a shared expert's gate and
+// up): at most kQuantMatVecMaxGroup, one type, cols, n_tokens, x and scratch, each on the fast
+// path. Each y is what QuantMatVec(ps[k]) writes, bit for bit; x is quantized once unless
+// ps[0].x_quantized. Small products (k and v: 1024 rows) are too short to reach bandwidth alone.
+bool QuantMatVecGroupCanRun(std::span<const QuantMatVecParams> ps);
+absl::Status QuantMatVecGroup(std::span<const QuantMatVecParams> ps, CUstream_st* stream);
 
 }  // namespace hobbit::kernels

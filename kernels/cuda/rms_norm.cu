@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -10,6 +11,7 @@ constexpr int kThreads = 256;
 
 __global__ void RmsNormKernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t dim, float eps,
                               float* out) {
+  cuda_internal::AfterPriorGrid();
   __shared__ float partial[kThreads / 32];
   const float* xr = x + blockIdx.x * dim;
   float* o = out + blockIdx.x * dim;
@@ -27,6 +29,51 @@ __global__ void RmsNormKernel(const float* __restrict__ x, const float* __restri
   }
 }
 
+// Rows of dim % 4 == 0, at most kThreads * 4 * kMaxVec elements, 16-byte aligned: the row is read
+// once, in float4s held in registers between the sum and the scaling (decode rows are one block
+// each, so the kernel's time is its memory round trips).
+constexpr int kMaxVec = 8;  // float4s per thread: rows of up to 8192
+
+__global__ void __launch_bounds__(kThreads) RmsNormVec4Kernel(const float* __restrict__ x,
+                                                              const float* __restrict__ weight, int64_t dim,
+                                                              float eps, float* out) {
+  cuda_internal::AfterPriorGrid();
+  __shared__ float partial[kThreads / 32];
+  const int n4 = static_cast<int>(dim / 4);
+  const auto* xr = reinterpret_cast<const float4*>(x + blockIdx.x * dim);
+  auto* o = reinterpret_cast<float4*>(out + blockIdx.x * dim);
+  const auto* w4 = reinterpret_cast<const float4*>(weight);
+  float4 v[kMaxVec];
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxVec; ++k) {
+    const int i = static_cast<int>(threadIdx.x) + k * kThreads;
+    v[k] = i < n4 ? xr[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    sum = fmaf(v[k].x, v[k].x, sum);
+    sum = fmaf(v[k].y, v[k].y, sum);
+    sum = fmaf(v[k].z, v[k].z, sum);
+    sum = fmaf(v[k].w, v[k].w, sum);
+  }
+  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+  __syncthreads();
+  float total = 0.0f;
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+  const float scale = rsqrtf(total / static_cast<float>(dim) + eps);
+#pragma unroll
+  for (int k = 0; k < kMaxVec; ++k) {
+    const int i = static_cast<int>(threadIdx.x) + k * kThreads;
+    if (i >= n4) break;
+    float4 r = make_float4(v[k].x * scale, v[k].y * scale, v[k].z * scale, v[k].w * scale);
+    if (w4 != nullptr) {
+      const float4 g = w4[i];
+      r = make_float4(r.x * g.x, r.y * g.y, r.z * g.z, r.w * g.w);
+    }
+    o[i] = r;
+  }
+}
+
 }  // namespace
 
 absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream) {
@@ -34,7 +81,15 @@ absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream) {
     return absl::InvalidArgumentError(absl::StrCat("cuda rms_norm: ", p.n_rows, " rows of ", p.dim));
   }
   if (p.n_rows == 0) return absl::OkStatus();
-  RmsNormKernel<<<static_cast<unsigned>(p.n_rows), kThreads, 0, stream>>>(p.x, p.weight, p.dim, p.eps, p.out);
+  const auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  if (p.dim % 4 == 0 && p.dim <= int64_t{kThreads} * 4 * kMaxVec && aligned(p.x) && aligned(p.out) &&
+      aligned(p.weight)) {
+    cuda_internal::LaunchAfterPrior(RmsNormVec4Kernel, static_cast<unsigned>(p.n_rows), kThreads, stream, p.x,
+                                    p.weight, p.dim, p.eps, p.out);
+  } else {
+    cuda_internal::LaunchAfterPrior(RmsNormKernel, static_cast<unsigned>(p.n_rows), kThreads, stream, p.x, p.weight,
+                                    p.dim, p.eps, p.out);
+  }
   return cuda_internal::LaunchStatus("cuda rms_norm");
 }
 

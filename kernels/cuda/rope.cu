@@ -1,32 +1,68 @@
 #include "kernels/cuda/rope.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kHeadThreads = 64;
+constexpr int kTablePairs = 128;  // rotated pairs whose frequencies travel with the launch
 
-// One thread per (token, head, pair).
-__global__ void RopeKernel(CudaRopeParams p) {
+// base^(-2i / n_rot) for the first kTablePairs pairs, computed on the host as the CPU twin does
+// (std::pow), so the kernel does not spend a double-precision pow per element.
+struct InvFreqTable {
+  double inv_freq[kTablePairs];
+};
+
+// Block (t, h): head h of token t — h < n_heads a head of x, then the n_heads2 heads of x2, then
+// (with a cache) one block copying V's row. Thread i rotates pairs i, i + blockDim, ...
+__global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p, InvFreqTable table) {
+  cuda_internal::AfterPriorGrid();
+  const int32_t t = static_cast<int32_t>(blockIdx.x);
+  const int32_t h = static_cast<int32_t>(blockIdx.y);
+  const bool kv = p.k_cache != nullptr;
+  const int64_t slot = kv ? p.slots[t] : 0;
+  if (h >= p.n_heads + p.n_heads2) {  // V's row to the cache
+    const float* src = p.v + static_cast<int64_t>(t) * p.v_row;
+    float* dst = p.v_cache + slot * p.v_row;
+    for (int32_t d = threadIdx.x; d < p.v_row; d += blockDim.x) dst[d] = src[d];
+    return;
+  }
+  const bool second = h >= p.n_heads;
+  const int32_t head = second ? h - p.n_heads : h;
+  float* v = second ? p.x2 + (static_cast<int64_t>(t) * p.n_heads2 + head) * p.head_dim
+                    : p.x + (static_cast<int64_t>(t) * p.n_heads + head) * p.head_dim;
+  float* cache = second && kv ? p.k_cache + slot * p.n_heads2 * p.head_dim + static_cast<int64_t>(head) * p.head_dim
+                              : nullptr;
   const int32_t half = p.n_rot / 2;
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<int64_t>(p.n_tokens) * p.n_heads * half) return;
-  const int32_t i = static_cast<int32_t>(idx % half);
-  const int64_t th = idx / half;  // token * n_heads + head
-  const int32_t t = static_cast<int32_t>(th / p.n_heads);
-  float* v = p.x + th * p.head_dim;
-  const double inv_freq = pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
-  const double theta = static_cast<double>(p.positions[t]) * p.freq_scale * inv_freq;
-  const float c = static_cast<float>(cos(theta));
-  const float s = static_cast<float>(sin(theta));
-  const int32_t a = p.half_split ? i : 2 * i;
-  const int32_t b = p.half_split ? i + half : 2 * i + 1;
-  const float x0 = v[a];
-  const float x1 = v[b];
-  v[a] = x0 * c - x1 * s;
-  v[b] = x0 * s + x1 * c;
+  for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
+    const double inv_freq =
+        i < kTablePairs ? table.inv_freq[i] : pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+    const double theta = static_cast<double>(p.positions[t]) * p.freq_scale * inv_freq;
+    double sd, cd;
+    sincos(theta, &sd, &cd);
+    const float c = static_cast<float>(cd);
+    const float s = static_cast<float>(sd);
+    const int32_t a = p.half_split ? i : 2 * i;
+    const int32_t b = p.half_split ? i + half : 2 * i + 1;
+    const float x0 = v[a];
+    const float x1 = v[b];
+    const float ra = x0 * c - x1 * s;
+    const float rb = x0 * s + x1 * c;
+    v[a] = ra;
+    v[b] = rb;
+    if (cache != nullptr) {
+      cache[a] = ra;
+      cache[b] = rb;
+    }
+  }
+  if (cache != nullptr) {  // the dims past n_rot, as they are
+    for (int32_t d = p.n_rot + threadIdx.x; d < p.head_dim; d += blockDim.x) cache[d] = v[d];
+  }
 }
 
 }  // namespace
@@ -36,9 +72,32 @@ absl::Status RopeF32(const CudaRopeParams& p, CUstream_st* stream) {
     return absl::InvalidArgumentError(absl::StrCat("cuda rope: n_rot ", p.n_rot, " must be even and <= head_dim ",
                                                    p.head_dim));
   }
-  const int64_t n = static_cast<int64_t>(p.n_tokens) * p.n_heads * (p.n_rot / 2);
-  if (n <= 0) return absl::OkStatus();
-  RopeKernel<<<cuda_internal::GridFor(n, kThreads), kThreads, 0, stream>>>(p);
+  const bool kv = p.k_cache != nullptr || p.v_cache != nullptr || p.slots != nullptr;
+  if ((p.x2 != nullptr) != (p.n_heads2 > 0) || p.n_heads < 0 ||
+      (kv && (p.x2 == nullptr || p.k_cache == nullptr || p.v_cache == nullptr || p.v == nullptr ||
+              p.slots == nullptr || p.v_row <= 0))) {
+    return absl::InvalidArgumentError("cuda rope: x2 needs n_heads2 > 0, a cache write needs x2, both caches, v, "
+                                      "slots and v_row");
+  }
+  if (p.n_tokens <= 0) return absl::OkStatus();
+  const int32_t heads = p.n_heads + p.n_heads2 + (kv ? 1 : 0);
+  if (heads <= 0 || heads > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda rope: ", heads, " heads per token"));
+  }
+  // The table of the last (base, n_rot) seen on this thread (one model's layers share it).
+  thread_local float table_base = 0.0f;
+  thread_local int32_t table_rot = -1;
+  thread_local InvFreqTable table;
+  if (table_base != p.freq_base || table_rot != p.n_rot) {
+    for (int32_t i = 0; i < kTablePairs && i < p.n_rot / 2; ++i) {
+      table.inv_freq[i] = std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+    }
+    table_base = p.freq_base;
+    table_rot = p.n_rot;
+  }
+  cuda_internal::LaunchAfterPrior(RopeHeadsKernel,
+                                  dim3(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(heads)), kHeadThreads,
+                                  stream, p, table);
   return cuda_internal::LaunchStatus("cuda rope");
 }
 

@@ -1,4 +1,5 @@
-// Rotary position embedding on CUDA, in place over [n_tokens, n_heads, head_dim].
+// Rotary position embedding on CUDA, in place over [n_tokens, n_heads, head_dim] (and, in the
+// same launch, a second tensor such as K, whose rotated rows and V's may go to the KV cache).
 //
 // Pair i of a head (i < n_rot / 2) rotates by angle pos * freq_scale * base^(-2i / n_rot),
 // computed in double precision as the CPU twin does. Adjacent style rotates (x[2i], x[2i+1]);
@@ -23,6 +24,16 @@ struct CudaRopeParams {
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;
   bool half_split = false;
+  // Optional second tensor at the same positions, [n_tokens, n_heads2, head_dim] (K beside Q).
+  float* x2 = nullptr;
+  int32_t n_heads2 = 0;
+  // Optional, with x2: the rotated x2 rows and v's rows also go to the KV cache at slots[t]
+  // (rows of n_heads2 * head_dim and v_row floats), as KvWriteF32 writes them.
+  float* k_cache = nullptr;
+  float* v_cache = nullptr;
+  const float* v = nullptr;  // [n_tokens, v_row]
+  const int32_t* slots = nullptr;  // device [n_tokens]
+  int32_t v_row = 0;
 };
 
 absl::Status RopeF32(const CudaRopeParams& p, CUstream_st* stream);

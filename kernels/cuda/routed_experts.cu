@@ -7,6 +7,7 @@
 #include "kernels/base/status_macros.h"
 #include "kernels/cuda/internal/dp4a_blocks.cuh"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 #include "kernels/cuda/internal/quantize_x.cuh"
 #include "kernels/cuda/silu_mul.h"
 
@@ -33,13 +34,22 @@ int64_t Align16(int64_t n) { return (n + 15) / 16 * 16; }
 // kTokensPerPass: pairs of one expert dotted per read of its rows (1, 2, 4 or 8: the host picks
 // the least that holds n_tokens, the most pairs one expert can get, so batch 1 keeps the
 // registers, and the occupancy, of a plain matrix-vector product).
+// blockIdx.z picks the matrix: 0 = (table, y), 1 = (table_z1, y_z1) — gate and up of one type in
+// one launch.
 template <class T, int kTokensPerPass>
 __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* __restrict__ table,
                                                              const int32_t* __restrict__ ids, int32_t n_pairs,
                                                              int32_t n_expert, int64_t rows, int64_t cols,
                                                              int64_t row_bytes, int x_div,
                                                              const int8_t* __restrict__ xq, const float4* __restrict__ xm,
-                                                             const float* __restrict__ xf, float* __restrict__ y) {
+                                                             const float* __restrict__ xf, float* __restrict__ y,
+                                                             const void* const* __restrict__ table_z1,
+                                                             float* __restrict__ y_z1) {
+  cuda_internal::AfterPriorGrid();
+  if (blockIdx.z == 1) {
+    table = table_z1;
+    y = y_z1;
+  }
   __shared__ int s_expert;
   __shared__ int s_count;
   __shared__ int s_pair[kRoutedExpertsMaxPairs];
@@ -133,10 +143,98 @@ __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* _
   }
 }
 
+// One token (n_tokens == 1): out[c] += sum_j weights[j] * (down_{ids[j]} h_j)[c] over the slots
+// whose id is in range, in one kernel (no round trip through the scratch, no combine kernel). The
+// block's threads split the (slot, weight block, part) items of all k slots, so the loads of every
+// chosen expert are in flight together (a loop over the slots would wait k times).
+template <class T>
+__global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const* __restrict__ table,
+                                                               const int32_t* __restrict__ ids,
+                                                               const float* __restrict__ weights, int32_t k,
+                                                               int32_t n_expert, int64_t rows, int64_t cols,
+                                                               int64_t row_bytes, const int8_t* __restrict__ xq,
+                                                               const float4* __restrict__ xm,
+                                                               const float* __restrict__ xf, float* __restrict__ out) {
+  cuda_internal::AfterPriorGrid();
+  __shared__ const uint8_t* s_base[kRoutedExpertsMaxPairs];  // row0's address in slot j's expert, or null
+  __shared__ float s_weight[kRoutedExpertsMaxPairs];
+  __shared__ float partial[kThreads / 32][kRows];
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  for (int j = static_cast<int>(threadIdx.x); j < k; j += static_cast<int>(blockDim.x)) {
+    const int expert = ids[j];
+    const bool valid = expert >= 0 && expert < n_expert;
+    s_base[j] = valid ? static_cast<const uint8_t*>(table[expert]) + row0 * row_bytes : nullptr;
+    s_weight[j] = valid ? weights[j] : 0.0f;
+  }
+  __syncthreads();
+  const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
+  // Rows past the end read the last row (not stored).
+  int64_t row_off[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) row_off[r] = (min(row0 + r, rows - 1) - row0) * row_bytes;
+  float acc[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < k * n_items; i += static_cast<int>(blockDim.x)) {
+    const int j = i / n_items, item = i % n_items;
+    const uint8_t* base = s_base[j];
+    if (base == nullptr) continue;
+    const int64_t block = item / T::kSubs;
+    const int sub = item % T::kSubs;
+    typename T::Part part[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) T::Load(base + row_off[r] + block * T::kBlockBytes, sub, part[r]);
+    const int64_t el = static_cast<int64_t>(j) * cols + block * T::kBlockElems;
+    const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
+    const float wj = s_weight[j];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[r] = fmaf(wj, T::Dot(part[r], sub, xb), acc[r]);
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    float v = acc[r];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (lane == 0) partial[warp][r] = v;
+  }
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) < kRows && row0 + static_cast<int>(threadIdx.x) < rows) {
+    float v = 0.0f;
+    for (int q = 0; q < static_cast<int>(blockDim.x / 32); ++q) v += partial[q][threadIdx.x];
+    out[row0 + threadIdx.x] += v;
+  }
+}
+
+// silu(gate) * up quantized to Q8 blocks for the down product, one warp per block of 32 (the
+// product as SiluMulKernel takes it, the quantization as QuantizeXKernel does).
+__global__ void __launch_bounds__(128) SiluQuantizeKernel(const float* __restrict__ gate, const float* __restrict__ up,
+                                                          int64_t n_q8, int8_t* __restrict__ xq,
+                                                          float4* __restrict__ xm) {
+  cuda_internal::AfterPriorGrid();
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * (128 / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (b >= n_q8) return;
+  const float g = gate[b * kQ8 + lane];
+  const float v = g / (1.0f + expf(-g)) * up[b * kQ8 + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+  const float d = amax / 127.0f;
+  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
+  xq[b * kQ8 + lane] = static_cast<int8_t>(q);
+  int s = q;
+#pragma unroll
+  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
+  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+  if (lane == 0) xm[b] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+}
+
 // out[t, c] += sum_j weights[t, j] * down[t * k + j, c] over the slots whose id is in range.
 __global__ void CombineKernel(const float* __restrict__ down, const int32_t* __restrict__ ids,
                               const float* __restrict__ weights, int32_t n_expert, int32_t n_tokens, int32_t k,
                               int64_t n_embd, float* __restrict__ out) {
+  cuda_internal::AfterPriorGrid();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_tokens * n_embd) return;
   const int64_t t = i / n_embd, c = i % n_embd;
@@ -195,18 +293,23 @@ bool NeedsQ8(GgmlType type) {
   return int8;
 }
 
+// With `second` (a matrix of m's type and shape, and its output y2): both in one launch.
 void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div, const int8_t* xq, const float4* xm,
-                  const float* xf, float* y, CUstream_st* stream) {
+                  const float* xf, float* y, CUstream_st* stream, const RoutedMatrix* second = nullptr,
+                  float* y2 = nullptr) {
   // At most one group per pair and per expert.
   const int32_t pairs = p.n_tokens * p.k;
-  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(std::min(pairs, p.n_expert)));
+  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(std::min(pairs, p.n_expert)),
+                  second != nullptr ? 2u : 1u);
+  const void* const* table2 = second != nullptr ? second->table : m.table;
+  float* out2 = second != nullptr ? y2 : y;
   cuda_internal::DispatchDotType(m.type, [&](auto d) {
     using T = decltype(d);
     const int64_t n_items = m.cols / T::kBlockElems * T::kSubs;
     const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
     const auto launch = [&](auto kernel) {
-      kernel<<<grid, threads, 0, stream>>>(m.table, p.ids, pairs, p.n_expert, m.rows, m.cols, m.row_bytes, x_div, xq,
-                                           xm, xf, y);
+      cuda_internal::LaunchAfterPrior(kernel, grid, threads, stream, m.table, p.ids, pairs, p.n_expert, m.rows, m.cols,
+                                      m.row_bytes, x_div, xq, xm, xf, y, table2, out2);
     };
     if (p.n_tokens <= 1) {
       launch(GatherDotKernel<T, 1>);
@@ -220,9 +323,27 @@ void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div
   });
 }
 
+void LaunchDownCombine(const RoutedExpertsParams& p, const int8_t* aq, const float4* am, const float* af,
+                       CUstream_st* stream) {
+  const RoutedMatrix& m = p.down;
+  const unsigned grid = static_cast<unsigned>((m.rows + kRows - 1) / kRows);
+  cuda_internal::DispatchDotType(m.type, [&](auto d) {
+    using T = decltype(d);
+    const int64_t n_items = m.cols / T::kBlockElems * T::kSubs * p.k;
+    const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
+    cuda_internal::LaunchAfterPrior(DownCombineKernel<T>, grid, threads, stream, m.table, p.ids, p.weights, p.k,
+                                    p.n_expert, m.rows, m.cols, m.row_bytes, aq, am, af, p.out);
+  });
+}
+
+bool SameMatrixShape(const RoutedMatrix& a, const RoutedMatrix& b) {
+  return a.type == b.type && a.rows == b.rows && a.cols == b.cols && a.row_bytes == b.row_bytes;
+}
+
 void Quantize(const float* x, int64_t cols, int64_t n_rows, int8_t* q, float4* m, CUstream_st* stream) {
   const int64_t n_q8 = cols * n_rows / kQ8;
-  QuantizeXKernel<<<cuda_internal::GridFor(n_q8, kThreads / 32), kThreads, 0, stream>>>(x, n_q8, q, m);
+  cuda_internal::LaunchAfterPrior(QuantizeXKernel, cuda_internal::GridFor(n_q8, kThreads / 32), kThreads, stream, x,
+                                  n_q8, q, m);
 }
 
 }  // namespace
@@ -264,14 +385,29 @@ absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
   }
   const Scratch s = Carve(p.scratch, n_embd, n_ff, pairs);
   if (NeedsQ8(p.gate.type) || NeedsQ8(p.up.type)) Quantize(p.x, n_embd, p.n_tokens, s.xq, s.xm, stream);
-  LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream);
-  LaunchGather(p.up, p, p.k, s.xq, s.xm, p.x, s.up, stream);
-  HOBBIT_RETURN_IF_ERROR(SiluMulF32(s.gate, s.up, pairs * n_ff, s.gate, stream));
-  if (NeedsQ8(p.down.type)) Quantize(s.gate, n_ff, pairs, s.aq, s.am, stream);
+  if (SameMatrixShape(p.gate, p.up)) {
+    LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream, &p.up, s.up);
+  } else {
+    LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream);
+    LaunchGather(p.up, p, p.k, s.xq, s.xm, p.x, s.up, stream);
+  }
+  if (NeedsQ8(p.down.type)) {
+    // The int8 dot reads only the quantized activations: silu(gate) * up goes straight into them.
+    const int64_t n_q8 = pairs * n_ff / kQ8;
+    cuda_internal::LaunchAfterPrior(SiluQuantizeKernel, cuda_internal::GridFor(n_q8, kThreads / 32), kThreads, stream,
+                                    s.gate, s.up, n_q8, s.aq, s.am);
+  } else {
+    HOBBIT_RETURN_IF_ERROR(SiluMulF32(s.gate, s.up, pairs * n_ff, s.gate, stream));
+  }
+  if (p.n_tokens == 1) {
+    // One token: the down product adds its k slots into the output itself (no combine kernel).
+    LaunchDownCombine(p, s.aq, s.am, s.gate, stream);
+    return cuda_internal::LaunchStatus("cuda routed experts");
+  }
   LaunchGather(p.down, p, 1, s.aq, s.am, s.gate, s.down, stream);
   const int64_t n = p.n_tokens * n_embd;
-  CombineKernel<<<cuda_internal::GridFor(n, 256), 256, 0, stream>>>(s.down, p.ids, p.weights, p.n_expert, p.n_tokens,
-                                                                    p.k, n_embd, p.out);
+  cuda_internal::LaunchAfterPrior(CombineKernel, cuda_internal::GridFor(n, 256), 256, stream, s.down, p.ids, p.weights,
+                                  p.n_expert, p.n_tokens, p.k, n_embd, p.out);
   return cuda_internal::LaunchStatus("cuda routed experts");
 }
 

@@ -6,6 +6,11 @@
 // found through a device table of per-expert addresses, read after the router wrote the ids. Activations are quantized to int8 blocks of 32 for the quantized weight types (as the
 // decode matvec does, kernels/cuda/quant_matvec.h); float weight types take float activations.
 //
+// Launches: x's quantization, gate and up as one gathered launch (when they share type and
+// shape), silu(gate) * up straight into the down product's int8 activations, then for one token
+// the down product adds its k slots into out itself; for more tokens a gathered down product and
+// a combine kernel. Every kernel waits for the one before (internal/pdl.cuh).
+//
 // Shape/limits: pairs = n_tokens * k <= kRoutedExpertsMaxPairs; every matrix a type with an
 // integer or float dot (internal/dp4a_blocks.cuh) and its alignment; n_embd and n_ff multiples of
 // 32 where activations are quantized. Scratch: RoutedExpertsScratchBytes, 16-byte aligned.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/pdl.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -10,6 +11,7 @@ constexpr int kWarps = 4;
 constexpr int kPerLane = kRouterMaxExperts / 32;
 
 __global__ void __launch_bounds__(kWarps * 32) RouterKernel(RouterTopKParams p) {
+  cuda_internal::AfterPriorGrid();
   const int lane = threadIdx.x % 32;
   const int32_t t = blockIdx.x * kWarps + threadIdx.x / 32;
   if (t >= p.n_tokens) return;
@@ -76,7 +78,7 @@ absl::Status RouterTopKF32(const RouterTopKParams& p, CUstream_st* stream) {
                                                    " experts (at most ", kRouterMaxExperts, ")"));
   }
   if (p.n_tokens <= 0) return absl::OkStatus();
-  RouterKernel<<<cuda_internal::GridFor(p.n_tokens, kWarps), kWarps * 32, 0, stream>>>(p);
+  cuda_internal::LaunchAfterPrior(RouterKernel, cuda_internal::GridFor(p.n_tokens, kWarps), kWarps * 32, stream, p);
   return cuda_internal::LaunchStatus("cuda router");
 }
 

@@ -120,7 +120,27 @@ struct RopeParams {
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;  // linear position scaling (1 = none)
   RopeStyle style = RopeStyle::kAdjacentPairs;
+  // Optional: a second tensor at the same positions ([n_tokens, n_heads2, head_dim]: K beside Q),
+  // rotated by the same call.
+  float* x2 = nullptr;
+  int32_t n_heads2 = 0;
+  // Optional: then WriteKv(*kv_write) in the same call (kv_write->k must be x2): the CUDA backend
+  // rotates Q and K and fills the cache in one kernel instead of three.
+  const KvWriteParams* kv_write = nullptr;
 };
+
+// RopeParams' optional parts agree with each other (both backends check them alike).
+inline absl::Status CheckRopeExtras(const RopeParams& p) {
+  if ((p.x2 != nullptr) != (p.n_heads2 > 0)) {
+    return absl::InvalidArgumentError("rope: x2 and n_heads2 > 0 go together");
+  }
+  if (p.kv_write != nullptr &&
+      (p.x2 == nullptr || p.kv_write->k != p.x2 || p.kv_write->n_tokens != p.n_tokens ||
+       int64_t{p.kv_write->k_row} != int64_t{p.n_heads2} * p.head_dim)) {
+    return absl::InvalidArgumentError("rope: kv_write must write x2 (n_tokens rows of n_heads2 x head_dim)");
+  }
+  return absl::OkStatus();
+}
 
 // Router: softmax over n_expert logits per token, top-k, optional renormalization of the k.
 // Outputs land in HOST memory: the expert FFN decides on the host what to run.
@@ -230,6 +250,13 @@ class Backend {
       if (absl::Status s = MatMul(*ws[i], x, n_tokens, ys[i]); !s.ok()) return s;
     }
     return absl::OkStatus();
+  }
+  // y[t, :] += W x[t, :] (attention's output product into the residual stream), the same sums as
+  // MatMul into tmp then Add(y, tmp). tmp ([n_tokens, w.rows]) may be used as scratch; its contents
+  // afterwards are unspecified. CUDA adds in the product's own kernel where it can.
+  virtual absl::Status MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) {
+    if (absl::Status s = MatMul(w, x, n_tokens, tmp); !s.ok()) return s;
+    return Add(y, tmp, int64_t{n_tokens} * w.rows);
   }
   // out[r, :] = x[r, :] / rms(x[r, :]) * weight (weight may be null: no scale).
   virtual absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,

@@ -171,6 +171,7 @@ absl::Status CpuBackend::Rope(const RopeParams& p) {
   if (p.n_rot % 2 != 0 || p.n_rot > p.head_dim) {
     return absl::InvalidArgumentError(absl::StrCat("rope: n_rot ", p.n_rot, " must be even and <= head_dim ", p.head_dim));
   }
+  HOBBIT_RETURN_IF_ERROR(CheckRopeExtras(p));
   kernels::RopeF32Params k;
   k.x = p.x;
   k.positions = p.positions;
@@ -182,6 +183,12 @@ absl::Status CpuBackend::Rope(const RopeParams& p) {
   k.freq_scale = p.freq_scale;
   k.half_split = p.style == RopeStyle::kHalfSplit;
   kernels::RopeF32(k);
+  if (p.x2 != nullptr) {
+    k.x = p.x2;
+    k.n_heads = p.n_heads2;
+    kernels::RopeF32(k);
+  }
+  if (p.kv_write != nullptr) return WriteKv(*p.kv_write);
   return absl::OkStatus();
 }
 

@@ -3,7 +3,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
@@ -318,10 +320,57 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
     }
   }
   bool quantized = false;
+  std::vector<bool> done(ws.size(), false);
+  if (options_.int8_activations && ws.size() > 1) {
+    // Products of one type on the int8 path run as one launch (kernels::QuantMatVecGroup), over
+    // activations quantized once: attention's k and v (1024 rows on mixtral) are too short to
+    // reach bandwidth in launches of their own.
+    const size_t need = kernels::QuantMatVecScratchBytes(ws[0]->cols, kernels::kQuantMatVecMaxTokens);
+    HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
+    for (size_t i = 0; i < ws.size(); ++i) {
+      std::array<kernels::QuantMatVecParams, kernels::kQuantMatVecMaxGroup> group;
+      std::array<size_t, kernels::kQuantMatVecMaxGroup> members;
+      size_t n = 0;
+      for (size_t j = i; j < ws.size() && n < group.size(); ++j) {
+        if (done[j] || ws[j]->type != ws[i]->type || !CheckWeight(*ws[j], "matmul").ok()) continue;
+        kernels::QuantMatVecParams mv{.type = static_cast<GgmlType>(ws[j]->type), .w = ws[j]->data,
+                                      .rows = ws[j]->rows, .cols = ws[j]->cols, .row_bytes = ws[j]->row_bytes,
+                                      .x = x, .n_tokens = n_tokens, .y = ys[j], .scratch = matvec_scratch_->data(),
+                                      .scratch_bytes = matvec_scratch_->bytes()};
+        if (!kernels::QuantMatVecQuantizesX(mv)) continue;
+        group[n] = mv;
+        members[n++] = j;
+      }
+      const std::span<const kernels::QuantMatVecParams> products(group.data(), n);
+      if (n < 2 || !kernels::QuantMatVecGroupCanRun(products)) continue;
+      group[0].x_quantized = quantized;
+      HOBBIT_RETURN_IF_ERROR(kernels::QuantMatVecGroup(products, stream_));
+      quantized = true;
+      for (size_t k = 0; k < n; ++k) done[members[k]] = true;
+    }
+  }
   for (size_t i = 0; i < ws.size(); ++i) {
+    if (done[i]) continue;
     HOBBIT_RETURN_IF_ERROR(MatMulImpl(*ws[i], x, n_tokens, ys[i], quantized, &quantized));
   }
   return absl::OkStatus();
+}
+
+absl::Status CudaBackend::MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) {
+  HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
+  kernels::QuantMatVecParams mv{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows, .cols = w.cols,
+                                .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y, .accumulate = true};
+  if (kernels::QuantMatVecCanRun(mv) && options_.int8_activations) {
+    HOBBIT_RETURN_IF_ERROR(
+        Reserve(matvec_scratch_, kernels::QuantMatVecScratchBytes(mv.cols, kernels::kQuantMatVecMaxTokens),
+                "matvec scratch"));
+    mv.scratch = matvec_scratch_->data();
+    mv.scratch_bytes = matvec_scratch_->bytes();
+  }
+  // The product's kernel adds into y (the kernel MatMul would run, so the same sums); elsewhere
+  // MatMul into tmp and Add.
+  if (kernels::QuantMatVecCanAccumulate(mv)) return kernels::QuantMatVec(mv, stream_);
+  return Backend::MatMulAdd(w, x, n_tokens, tmp, y);
 }
 
 absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_t n_tokens, float* y,
@@ -362,9 +411,18 @@ absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n
 }
 
 absl::Status CudaBackend::Rope(const RopeParams& p) {
+  HOBBIT_RETURN_IF_ERROR(CheckRopeExtras(p));
   kernels::CudaRopeParams k{.x = p.x, .positions = p.positions, .n_tokens = p.n_tokens, .n_heads = p.n_heads,
                             .head_dim = p.head_dim, .n_rot = p.n_rot, .freq_base = p.freq_base,
-                            .freq_scale = p.freq_scale, .half_split = p.style == RopeStyle::kHalfSplit};
+                            .freq_scale = p.freq_scale, .half_split = p.style == RopeStyle::kHalfSplit,
+                            .x2 = p.x2, .n_heads2 = p.n_heads2};
+  if (p.kv_write != nullptr) {
+    k.k_cache = p.kv_write->k_cache;
+    k.v_cache = p.kv_write->v_cache;
+    k.v = p.kv_write->v;
+    k.slots = p.kv_write->slots;
+    k.v_row = p.kv_write->v_row;
+  }
   return kernels::RopeF32(k, stream_);
 }
 

@@ -79,6 +79,7 @@ class CudaBackend final : public Backend {
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
+  absl::Status MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) override;
   absl::Status MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
                        std::span<float* const> ys) override;
   absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,

@@ -189,10 +189,8 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   rope.style = c.rope_style;
   rope.x = s.q();
   rope.n_heads = c.n_head;
-  HOBBIT_RETURN_IF_ERROR(backend_.Rope(rope));
-  rope.x = s.k();
-  rope.n_heads = c.n_head_kv;
-  HOBBIT_RETURN_IF_ERROR(backend_.Rope(rope));
+  rope.x2 = s.k();
+  rope.n_heads2 = c.n_head_kv;
 
   KvWriteParams kw;
   kw.k = s.k();
@@ -203,7 +201,8 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   kw.n_tokens = n;
   kw.k_row = static_cast<int32_t>(k_width);
   kw.v_row = static_cast<int32_t>(v_width);
-  HOBBIT_RETURN_IF_ERROR(backend_.WriteKv(kw));
+  rope.kv_write = &kw;  // Q and K rotated and the cache written in one call
+  HOBBIT_RETURN_IF_ERROR(backend_.Rope(rope));
 
   AttentionParams ap;
   ap.q = s.q();
@@ -222,8 +221,7 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   ap.block_tables = s.block_tables();
   ap.max_blocks = s.max_blocks();
   HOBBIT_RETURN_IF_ERROR(backend_.Attention(ap));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.wo, s.attn(), n, s.h()));
-  return backend_.Add(s.x(), s.h(), int64_t{n} * c.n_embd);
+  return backend_.MatMulAdd(w.wo, s.attn(), n, s.h(), s.x());
 }
 
 absl::Status Model::MoeBlock(int32_t l, int32_t n) {

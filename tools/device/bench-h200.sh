@@ -82,8 +82,9 @@ for b in ${BENCHES:-mixtral qwen3}; do
              for type in q8_0 q4_k; do
                layers=8; [ "$type" = q4_k ] && layers=4
                path="$(model mixtral-8x7b "$layers" "$type")" || continue
-               # routing:graphs:tf32 (the last variant: prefill products in TF32 as well)
-               for variant in off:off:off on:off:off on:on:off on:on:on; do
+               # routing:graphs:tf32 (the last variant: prefill products in TF32 as well);
+               # RESIDENT_VARIANTS="on:on:on" runs only the defaults.
+               for variant in ${RESIDENT_VARIANTS:-off:off:off on:off:off on:on:off on:on:on}; do
                  IFS=: read -r routing graphs tf32 <<<"$variant"
                  name="$type-routing-$routing-graphs-$graphs-tf32-$tf32"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
@@ -96,7 +97,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
              continue ;;
     resident-qwen3)
              path="$(model qwen3-30b-a3b 0 q8_0)" || continue
-             for graphs in off on; do
+             for graphs in ${QWEN3_GRAPHS:-off on}; do
                timeout 150 "$tool" bench --model "$path" --modes resident --tokens 32 --warmup 4 --batch 8 \
                  --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
                  >"$out/bench-resident-qwen3-graphs-$graphs.txt" 2>&1

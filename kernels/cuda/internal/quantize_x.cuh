@@ -5,27 +5,11 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/internal/pdl.cuh"
+
 namespace hobbit::kernels::cuda_internal {
 
 inline constexpr int kQ8 = 32;  // activations per Q8 block
-
-// Programmatic dependent launch (sm_90). The dot kernel lets the next call's quantize kernel be
-// launched early; that one waits for the dot kernel to finish before it touches anything, then
-// lets its own dot kernel start, which issues its first weight loads before it waits for the
-// quantized activations. Every kernel so waits for all earlier work before it reads anything
-// another kernel may write (the weights are only read after the quantize kernel's wait, which
-// follows everything queued before the call). Wait and launch_dependents are no-ops in a kernel
-// launched without the attribute.
-__device__ __forceinline__ void WaitForPriorGrid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void AllowDependentLaunch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;");
-#endif
-}
 
 // Internal linkage: each .cu that includes this gets its own copy of the kernel.
 namespace {

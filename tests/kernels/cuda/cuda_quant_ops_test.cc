@@ -199,6 +199,25 @@ TEST_P(CudaQuantOpsTest, MatMulsEqualOneMatMulEach) {
   EXPECT_FALSE(gpu_->MatMuls(mixed, x.g<float>(), 1, mixed_out).ok());
 }
 
+// MatMulAdd (the product added into y in its own kernel where it can) equals MatMul into a
+// temporary and Add, bit for bit, on every path: decode sizes and a prefill size.
+TEST_P(CudaQuantOpsTest, MatMulAddEqualsMatMulThenAdd) {
+  const GgmlType type = GetParam();
+  const int64_t rows = 96, cols = 512;
+  const std::vector<uint8_t> bytes = RandomWeight(type, rows, cols, rng_);
+  Weight w = Upload(type, rows, cols, bytes, 0);
+  for (int32_t n : {1, 3, 8, 9}) {
+    TwinBuffer x = Twin(RandomFloats(size_t{1} * n * cols));
+    const std::vector<float> start = RandomFloats(size_t{1} * n * rows);
+    TwinBuffer want = Twin(start), got = Twin(start);
+    TwinBuffer tmp = Empty(sizeof(float) * n * rows), tmp2 = Empty(sizeof(float) * n * rows);
+    ASSERT_TRUE(gpu_->MatMul(w.gpu, x.g<float>(), n, tmp.g<float>()).ok());
+    ASSERT_TRUE(gpu_->Add(want.g<float>(), tmp.g<float>(), int64_t{n} * rows).ok());
+    ASSERT_TRUE(gpu_->MatMulAdd(w.gpu, x.g<float>(), n, tmp2.g<float>(), got.g<float>()).ok());
+    EXPECT_EQ(Download<float>(got), Download<float>(want)) << kernels::GgmlTypeName(type) << ", " << n << " tokens";
+  }
+}
+
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   const GgmlType type = GetParam();
   const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,7 +80,15 @@ class RecordingCpuBackend final : public test_support::ForwardingBackend {
     return Op([=, this] { return ForwardingBackend::RmsNorm(x, weight, rows, dim, eps, out); });
   }
   absl::Status Rope(const RopeParams& p) override {
-    return Op([=, this] { return ForwardingBackend::Rope(p); });
+    // kv_write points at the caller's stack: the recording keeps its own copy, as a CUDA graph
+    // keeps the kernel's arguments.
+    std::optional<KvWriteParams> kv;
+    if (p.kv_write != nullptr) kv = *p.kv_write;
+    return Op([=, this] {
+      RopeParams q = p;
+      if (kv) q.kv_write = &*kv;
+      return ForwardingBackend::Rope(q);
+    });
   }
   absl::Status WriteKv(const KvWriteParams& p) override {
     return Op([=, this] { return ForwardingBackend::WriteKv(p); });

@@ -1,0 +1,53 @@
+// Programmatic dependent launch (sm_90), shared by the decode kernels. Internal to kernels/cuda.
+//
+// Every kernel on the decode path starts with WaitForPriorGrid() — before any memory access and
+// before any early return — and is launched with LaunchAfterPrior, so the next kernel's blocks may
+// be scheduled while this one finishes (AllowDependentLaunch) and spend the launch latency waiting
+// instead of after it. Because every kernel waits for the one before it to complete (and that
+// one waited for its predecessor), the stream's order holds transitively, as with plain launches.
+// The dot kernels of quant_matvec.cu are the one exception: they load model weights (written by
+// no kernel) before they wait. Wait and launch_dependents are no-ops in a kernel launched without
+// the attribute.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace hobbit::kernels::cuda_internal {
+
+__device__ __forceinline__ void WaitForPriorGrid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void AllowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+// Both, at the top of a kernel.
+__device__ __forceinline__ void AfterPriorGrid() {
+  WaitForPriorGrid();
+  AllowDependentLaunch();
+}
+
+// Launches kernel with programmatic stream serialization; plainly where that fails.
+template <typename... Params, typename... Args>
+void LaunchAfterPrior(void (*kernel)(Params...), dim3 grid, dim3 threads, cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = threads;
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  if (cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...) != cudaSuccess) {
+    cudaGetLastError();
+    kernel<<<grid, threads, 0, stream>>>(static_cast<Params>(args)...);
+  }
+}
+
+}  // namespace hobbit::kernels::cuda_internal
