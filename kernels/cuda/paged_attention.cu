@@ -88,12 +88,36 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
     }
     __syncthreads();  // prob and slot_s are rewritten by the next chunk
   }
-  float* out = p.out + (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_v;
+  const int64_t out0 = (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_v;
+  float* out = p.out + out0;
   const float inv = 1.0f / running_sum;
+  auto* xq = static_cast<int8_t*>(p.q8);
+  float4* xm = nullptr;
+  if (xq != nullptr) {
+    const int64_t levels = static_cast<int64_t>(p.n_tokens) * p.n_head * p.head_dim_v;
+    xm = reinterpret_cast<float4*>(xq + (levels + 15) / 16 * 16);
+  }
 #pragma unroll
   for (int k = 0; k < kDimsPerThread; ++k) {
     const int d = threadIdx.x + k * kThreads;
-    if (d < p.head_dim_v) out[d] = acc[k] * inv;
+    if (d >= p.head_dim_v) break;  // head_dim_v % 32 == 0 with q8: whole warps leave
+    const float v = acc[k] * inv;
+    out[d] = v;
+    if (xq != nullptr) {  // lanes of a warp hold one block of 32 (QuantizeXKernel's formula)
+      const int lane = static_cast<int>(threadIdx.x) % 32;
+      const int64_t e = out0 + d;
+      float amax = fabsf(v);
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+      const float dq = amax / 127.0f;
+      const int q = amax > 0.0f ? __float2int_rn(v / dq) : 0;
+      xq[e] = static_cast<int8_t>(q);
+      int s = q;
+#pragma unroll
+      for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
+      const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+      if (lane == 0) xm[e / 32] = make_float4(dq, dq * static_cast<float>(s), dq * static_cast<float>(s_hi), 0.0f);
+    }
   }
 }
 
@@ -109,6 +133,10 @@ absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* s
     return absl::InvalidArgumentError(absl::StrCat("cuda attention: head dims ", p.head_dim_k, "/", p.head_dim_v,
                                                    " (at most ", kPagedAttentionMaxHeadDim, "), block size ",
                                                    p.block_size));
+  }
+  if (p.q8 != nullptr && (p.head_dim_v % 32 != 0 || reinterpret_cast<uintptr_t>(p.q8) % 16 != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda attention: quantizing the output needs head_dim_v a multiple "
+                                                   "of 32 (got ", p.head_dim_v, ") and a 16-byte aligned buffer"));
   }
   const int64_t blocks = static_cast<int64_t>(p.n_tokens) * p.n_head;
   if (blocks <= 0) return absl::OkStatus();

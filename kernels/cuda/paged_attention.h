@@ -34,6 +34,11 @@ struct CudaPagedAttentionParams {
   const int32_t* token_pos = nullptr;     // device [n_tokens]
   const int32_t* block_tables = nullptr;  // device [n_seqs, max_blocks]
   int32_t max_blocks = 0;
+  // Optional (head_dim_v a multiple of 32, 16-byte aligned): out also quantized to int8 blocks of
+  // 32 for the output product, in QuantMatVec's scratch layout for n_tokens rows of
+  // n_head * head_dim_v (the levels, then one 16-byte record per block after them, at their byte
+  // count rounded up to 16), as QuantMatVec's own quantization of out would.
+  void* q8 = nullptr;
 };
 
 absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* stream);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
 #include "kernels/cuda/internal/pdl.cuh"
+#include "kernels/cuda/internal/quantize_x.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -74,7 +75,80 @@ __global__ void __launch_bounds__(kThreads) RmsNormVec4Kernel(const float* __res
   }
 }
 
+constexpr int kQuantWarps = 4;  // Q8 blocks of 32 per block of RmsNormQuantizeKernel
+
+// Block (b, r): the row's sum of squares, then warp w normalizes and quantizes elements
+// [(b * kQuantWarps + w) * 32, +32) of row r as QuantizeXKernel would (internal/quantize_x.cuh).
+__global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const float* __restrict__ x,
+                                                                          const float* __restrict__ weight,
+                                                                          int64_t dim, float eps,
+                                                                          float* __restrict__ out,
+                                                                          int8_t* __restrict__ xq,
+                                                                          float4* __restrict__ xm) {
+  cuda_internal::AfterPriorGrid();
+  __shared__ float partial[kQuantWarps];
+  const int64_t row = blockIdx.y;
+  const float* xr = x + row * dim;
+  const auto* x4 = reinterpret_cast<const float4*>(xr);
+  const int n4 = static_cast<int>(dim / 4);
+  float sum = 0.0f;
+#pragma unroll 4
+  for (int i = static_cast<int>(threadIdx.x); i < n4; i += kQuantWarps * 32) {
+    const float4 v = x4[i];
+    sum = fmaf(v.x, v.x, sum);
+    sum = fmaf(v.y, v.y, sum);
+    sum = fmaf(v.z, v.z, sum);
+    sum = fmaf(v.w, v.w, sum);
+  }
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane == 0) partial[warp] = sum;
+  __syncthreads();
+  float total = 0.0f;
+#pragma unroll
+  for (int w = 0; w < kQuantWarps; ++w) total += partial[w];
+  const float scale = rsqrtf(total / static_cast<float>(dim) + eps);
+  const int64_t q8 = static_cast<int64_t>(blockIdx.x) * kQuantWarps + warp;  // block of 32 in the row
+  if (q8 * 32 >= dim) return;
+  const int64_t i = q8 * 32 + lane;
+  const float v = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
+  const int64_t e = row * dim + i;
+  out[e] = v;
+  float amax = fabsf(v);
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+  const float d = amax / 127.0f;
+  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
+  xq[e] = static_cast<int8_t>(q);
+  int s = q;
+#pragma unroll
+  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
+  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+  if (lane == 0) xm[e / 32] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+}
+
 }  // namespace
+
+bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8) {
+  const auto aligned = [](const void* a) { return reinterpret_cast<uintptr_t>(a) % 16 == 0; };
+  return p.n_rows > 0 && p.n_rows <= 65535 && p.dim > 0 && p.dim % cuda_internal::kQ8 == 0 && p.out != p.x &&
+         q8 != nullptr && aligned(p.x) && aligned(p.out) && aligned(p.weight) && aligned(q8);
+}
+
+absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream) {
+  if (!RmsNormQuantizeCanRun(p, q8)) {
+    return absl::InvalidArgumentError(absl::StrCat("cuda rms_norm + quantize: ", p.n_rows, " rows of ", p.dim,
+                                                   " (dim a multiple of 32, out apart from x, 16-byte aligned)"));
+  }
+  auto* xq = static_cast<int8_t*>(q8);
+  auto* xm = reinterpret_cast<float4*>(xq + cuda_internal::Q8LevelsBytes(p.dim, p.n_rows));
+  const dim3 grid(static_cast<unsigned>(p.dim / cuda_internal::kQ8 / kQuantWarps +
+                                        (p.dim / cuda_internal::kQ8 % kQuantWarps != 0 ? 1 : 0)),
+                  static_cast<unsigned>(p.n_rows));
+  cuda_internal::LaunchAfterPrior(RmsNormQuantizeKernel, grid, kQuantWarps * 32, stream, p.x, p.weight, p.dim, p.eps,
+                                  p.out, xq, xm);
+  return cuda_internal::LaunchStatus("cuda rms_norm + quantize");
+}
 
 absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream) {
   if (p.n_rows < 0 || p.n_rows >= (int64_t{1} << 31) || p.dim <= 0) {

@@ -21,4 +21,13 @@ struct RmsNormParams {
 
 absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream);
 
+// RmsNormF32 that also quantizes out to int8 blocks of 32 into q8, in the layout QuantMatVec's
+// scratch holds for n_rows rows of dim (the levels, then one 16-byte record per block after them,
+// at n_rows * dim bytes rounded up to 16), as QuantMatVec's own quantization of out would, so the
+// products that follow can skip it (QuantMatVecParams::x_quantized). Many blocks per row: each
+// block sums the whole row's squares (from L2) and normalizes and quantizes its own part.
+// Needs dim % 32 == 0, out != x, x / out / weight / q8 16-byte aligned.
+bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8);
+absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream);
+
 }  // namespace hobbit::kernels

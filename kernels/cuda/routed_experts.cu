@@ -378,18 +378,25 @@ absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
   const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
   const int32_t pairs = p.n_tokens * p.k;
   if (p.scratch == nullptr || reinterpret_cast<uintptr_t>(p.scratch) % 16 != 0 ||
-      p.scratch_bytes < RoutedExpertsScratchBytes(n_embd, n_ff, pairs)) {
+      reinterpret_cast<uintptr_t>(p.x_q8) % 16 != 0 || p.scratch_bytes < RoutedExpertsScratchBytes(n_embd, n_ff, pairs)) {
     return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: scratch of ", p.scratch_bytes, " bytes, ",
                                                    RoutedExpertsScratchBytes(n_embd, n_ff, pairs),
                                                    " needed, 16-byte aligned"));
   }
   const Scratch s = Carve(p.scratch, n_embd, n_ff, pairs);
-  if (NeedsQ8(p.gate.type) || NeedsQ8(p.up.type)) Quantize(p.x, n_embd, p.n_tokens, s.xq, s.xm, stream);
+  const int8_t* xq = s.xq;
+  const float4* xm = s.xm;
+  if (p.x_q8 != nullptr) {
+    xq = static_cast<const int8_t*>(p.x_q8);
+    xm = reinterpret_cast<const float4*>(xq + Q8LevelsBytes(n_embd, p.n_tokens));
+  } else if (NeedsQ8(p.gate.type) || NeedsQ8(p.up.type)) {
+    Quantize(p.x, n_embd, p.n_tokens, s.xq, s.xm, stream);
+  }
   if (SameMatrixShape(p.gate, p.up)) {
-    LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream, &p.up, s.up);
+    LaunchGather(p.gate, p, p.k, xq, xm, p.x, s.gate, stream, &p.up, s.up);
   } else {
-    LaunchGather(p.gate, p, p.k, s.xq, s.xm, p.x, s.gate, stream);
-    LaunchGather(p.up, p, p.k, s.xq, s.xm, p.x, s.up, stream);
+    LaunchGather(p.gate, p, p.k, xq, xm, p.x, s.gate, stream);
+    LaunchGather(p.up, p, p.k, xq, xm, p.x, s.up, stream);
   }
   if (NeedsQ8(p.down.type)) {
     // The int8 dot reads only the quantized activations: silu(gate) * up goes straight into them.

@@ -49,6 +49,10 @@ struct RoutedExpertsParams {
   float* out = nullptr;            // device [n_tokens, n_embd], accumulated into
   void* scratch = nullptr;         // device, RoutedExpertsScratchBytes(...)
   size_t scratch_bytes = 0;
+  // Optional, 16-byte aligned: x already quantized to int8 blocks of 32 (the levels of n_tokens
+  // rows, then one 16-byte record per block: RmsNormQuantizeF32's layout), read instead of
+  // quantizing x again where the gate and up products take int8 activations.
+  const void* x_q8 = nullptr;
 };
 
 size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs);

@@ -261,6 +261,15 @@ class Backend {
   // out[r, :] = x[r, :] / rms(x[r, :]) * weight (weight may be null: no scale).
   virtual absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                                float* out) = 0;
+  // RmsNorm whose output the products that follow read (MatMul, MatMuls, MatMulAdd, RoutedExperts
+  // over `out`): a backend that prepares product inputs (CUDA quantizes them to int8) may do so
+  // in the same kernel, for those products to reuse. The caller writes `out` only through backend
+  // ops until the next RmsNormForProducts (the CUDA backend notices an op whose output is `out`).
+  // Results are those of RmsNorm followed by the products, up to the norm's summation order.
+  virtual absl::Status RmsNormForProducts(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                          float* out) {
+    return RmsNorm(x, weight, n_rows, dim, eps, out);
+  }
   virtual absl::Status Rope(const RopeParams& p) = 0;
   virtual absl::Status WriteKv(const KvWriteParams& p) = 0;
   virtual absl::Status Attention(const AttentionParams& p) = 0;

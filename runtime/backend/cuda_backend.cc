@@ -185,6 +185,7 @@ absl::StatusOr<WeightView> CudaBackend::UploadWeight(const WeightView& host, std
 
 absl::Status CudaBackend::CopyToDevice(void* dst, const void* src, size_t bytes) {
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a copy to the device"));
+  Wrote(dst);
   return staging_->CopyToDevice(dst, src, bytes);
 }
 
@@ -297,6 +298,7 @@ absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_ho
           absl::StrCat("cuda get_rows: id ", ids_host[i], " out of range [0, ", table.rows, ")"));
     }
   }
+  Wrote(out);
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* ids, staging_->Upload(ids_host, sizeof(int32_t) * n));
   kernels::GetRowsParams p{.type = static_cast<GgmlType>(table.type), .w = table.data, .rows = table.rows,
@@ -306,6 +308,7 @@ absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_ho
 }
 
 absl::Status CudaBackend::MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) {
+  Wrote(y);
   bool quantized = false;
   return MatMulImpl(w, x, n_tokens, y, /*x_quantized=*/false, &quantized);
 }
@@ -319,6 +322,9 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
                                                      ws[0]->cols, " and ", w->cols, " columns"));
     }
   }
+  for (float* y : ys) Wrote(y);
+  // x quantized by RmsNormForProducts: every product reads that copy.
+  void* norm_q8 = options_.int8_activations && !ws.empty() ? NormQ8For(x, n_tokens, ws[0]->cols) : nullptr;
   bool quantized = false;
   std::vector<bool> done(ws.size(), false);
   if (options_.int8_activations && ws.size() > 1) {
@@ -335,15 +341,16 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
         if (done[j] || ws[j]->type != ws[i]->type || !CheckWeight(*ws[j], "matmul").ok()) continue;
         kernels::QuantMatVecParams mv{.type = static_cast<GgmlType>(ws[j]->type), .w = ws[j]->data,
                                       .rows = ws[j]->rows, .cols = ws[j]->cols, .row_bytes = ws[j]->row_bytes,
-                                      .x = x, .n_tokens = n_tokens, .y = ys[j], .scratch = matvec_scratch_->data(),
-                                      .scratch_bytes = matvec_scratch_->bytes()};
+                                      .x = x, .n_tokens = n_tokens, .y = ys[j],
+                                      .scratch = norm_q8 != nullptr ? norm_q8 : matvec_scratch_->data(),
+                                      .scratch_bytes = norm_q8 != nullptr ? norm_q8_->bytes() : matvec_scratch_->bytes()};
         if (!kernels::QuantMatVecQuantizesX(mv)) continue;
         group[n] = mv;
         members[n++] = j;
       }
       const std::span<const kernels::QuantMatVecParams> products(group.data(), n);
       if (n < 2 || !kernels::QuantMatVecGroupCanRun(products)) continue;
-      group[0].x_quantized = quantized;
+      group[0].x_quantized = quantized || norm_q8 != nullptr;
       HOBBIT_RETURN_IF_ERROR(kernels::QuantMatVecGroup(products, stream_));
       quantized = true;
       for (size_t k = 0; k < n; ++k) done[members[k]] = true;
@@ -358,6 +365,8 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
 
 absl::Status CudaBackend::MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) {
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
+  Wrote(tmp);
+  Wrote(y);
   kernels::QuantMatVecParams mv{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows, .cols = w.cols,
                                 .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y, .accumulate = true};
   if (kernels::QuantMatVecCanRun(mv) && options_.int8_activations) {
@@ -366,6 +375,11 @@ absl::Status CudaBackend::MatMulAdd(const WeightView& w, const float* x, int32_t
                 "matvec scratch"));
     mv.scratch = matvec_scratch_->data();
     mv.scratch_bytes = matvec_scratch_->bytes();
+    if (void* q8 = NormQ8For(x, n_tokens, w.cols); q8 != nullptr) {
+      mv.scratch = q8;
+      mv.scratch_bytes = norm_q8_->bytes();
+      mv.x_quantized = kernels::QuantMatVecQuantizesX(mv);
+    }
   }
   // The product's kernel adds into y (the kernel MatMul would run, so the same sums); elsewhere
   // MatMul into tmp and Add.
@@ -394,6 +408,12 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
       // and the int8 path again.
       mv.x_quantized = x_quantized && int8 && buffers_epoch_ == epoch;
       *quantized = int8;
+      if (void* q8 = NormQ8For(x, n_tokens, w.cols); q8 != nullptr && int8) {
+        // RmsNormForProducts quantized x already (what this call would make).
+        mv.scratch = q8;
+        mv.scratch_bytes = norm_q8_->bytes();
+        mv.x_quantized = true;
+      }
     }
     return kernels::QuantMatVec(mv, stream_);
   }
@@ -406,12 +426,42 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
 
 absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                                   float* out) {
+  Wrote(out);
   return kernels::RmsNormF32({.x = x, .weight = weight, .n_rows = n_rows, .dim = dim, .eps = eps, .out = out},
                              stream_);
 }
 
+absl::Status CudaBackend::RmsNormForProducts(const float* x, const float* weight, int64_t n_rows, int64_t dim,
+                                             float eps, float* out) {
+  norm_q8_x_ = nullptr;
+  const kernels::RmsNormParams p{.x = x, .weight = weight, .n_rows = n_rows, .dim = dim, .eps = eps, .out = out};
+  if (!options_.int8_activations || n_rows > kernels::kQuantMatVecMaxTokens) {
+    return RmsNorm(x, weight, n_rows, dim, eps, out);
+  }
+  // Laid out as QuantMatVec's scratch for n_rows rows (what the products would quantize into).
+  HOBBIT_RETURN_IF_ERROR(
+      Reserve(norm_q8_, kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens), "rms_norm int8 copy"));
+  if (!kernels::RmsNormQuantizeCanRun(p, norm_q8_->data())) return RmsNorm(x, weight, n_rows, dim, eps, out);
+  HOBBIT_RETURN_IF_ERROR(kernels::RmsNormQuantizeF32(p, norm_q8_->data(), stream_));
+  norm_q8_x_ = out;
+  norm_q8_rows_ = n_rows;
+  norm_q8_dim_ = dim;
+  norm_q8_epoch_ = buffers_epoch_;
+  return absl::OkStatus();
+}
+
+void* CudaBackend::NormQ8For(const float* x, int64_t n_tokens, int64_t cols) const {
+  if (x == nullptr || x != norm_q8_x_ || n_tokens != norm_q8_rows_ || cols != norm_q8_dim_ ||
+      norm_q8_epoch_ != buffers_epoch_ || !norm_q8_) {
+    return nullptr;
+  }
+  return norm_q8_->data();
+}
+
 absl::Status CudaBackend::Rope(const RopeParams& p) {
   HOBBIT_RETURN_IF_ERROR(CheckRopeExtras(p));
+  Wrote(p.x);
+  Wrote(p.x2);
   kernels::CudaRopeParams k{.x = p.x, .positions = p.positions, .n_tokens = p.n_tokens, .n_heads = p.n_heads,
                             .head_dim = p.head_dim, .n_rot = p.n_rot, .freq_base = p.freq_base,
                             .freq_scale = p.freq_scale, .half_split = p.style == RopeStyle::kHalfSplit,
@@ -433,24 +483,49 @@ absl::Status CudaBackend::WriteKv(const KvWriteParams& p) {
 }
 
 absl::Status CudaBackend::Attention(const AttentionParams& p) {
+  Wrote(p.out);
+  norm_q8_x_ = nullptr;
   kernels::CudaPagedAttentionParams k{.q = p.q, .out = p.out, .n_tokens = p.n_tokens, .n_head = p.n_head,
                                       .n_head_kv = p.n_head_kv, .head_dim_k = p.head_dim_k,
                                       .head_dim_v = p.head_dim_v, .scale = p.scale, .k_cache = p.k_cache,
                                       .v_cache = p.v_cache, .block_size = p.block_size, .token_seq = p.token_seq,
                                       .token_pos = p.token_pos, .block_tables = p.block_tables,
                                       .max_blocks = p.max_blocks};
+  // Decode: the kernel also quantizes its output for the output product that follows (which
+  // then skips its own quantization: NormQ8For).
+  const int64_t width = int64_t{p.n_head} * p.head_dim_v;
+  if (options_.int8_activations && p.n_tokens >= 1 && p.n_tokens <= kernels::kQuantMatVecMaxTokens &&
+      p.head_dim_v % 32 == 0) {
+    HOBBIT_RETURN_IF_ERROR(
+        Reserve(norm_q8_, kernels::QuantMatVecScratchBytes(width, kernels::kQuantMatVecMaxTokens), "int8 copy"));
+    k.q8 = norm_q8_->data();
+    HOBBIT_RETURN_IF_ERROR(kernels::PagedAttentionF32(k, stream_));
+    norm_q8_x_ = p.out;
+    norm_q8_rows_ = p.n_tokens;
+    norm_q8_dim_ = width;
+    norm_q8_epoch_ = buffers_epoch_;
+    return absl::OkStatus();
+  }
   return kernels::PagedAttentionF32(k, stream_);
 }
 
 absl::Status CudaBackend::SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  Wrote(out);
   return kernels::SiluMulF32(gate, up, n, out, stream_);
 }
 
-absl::Status CudaBackend::Add(float* x, const float* y, int64_t n) { return kernels::AddF32(x, y, n, stream_); }
+absl::Status CudaBackend::Add(float* x, const float* y, int64_t n) {
+  Wrote(x);
+  return kernels::AddF32(x, y, n, stream_);
+}
 
-absl::Status CudaBackend::Fill(float* x, float value, int64_t n) { return kernels::FillF32(x, value, n, stream_); }
+absl::Status CudaBackend::Fill(float* x, float value, int64_t n) {
+  Wrote(x);
+  return kernels::FillF32(x, value, n, stream_);
+}
 
 absl::Status CudaBackend::AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) {
+  Wrote(x);
   return kernels::AddRowBiasF32(x, bias, n_rows, dim, stream_);
 }
 
@@ -482,6 +557,7 @@ absl::Status CudaBackend::Router(const RouterParams& p) {
 
 absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) {
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("gather_rows (host rows)"));
+  Wrote(dst);
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
   return kernels::GatherRowsF32(src, static_cast<const int32_t*>(rows), n, dim, dst, stream_);
@@ -490,6 +566,7 @@ absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host,
 absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
                                            int32_t n, int64_t dim, float* dst) {
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("scatter_add (host rows)"));
+  Wrote(dst);
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
   HOBBIT_ASSIGN_OR_RETURN(void* scales, staging_->Upload(scales_host, sizeof(float) * n));
@@ -498,6 +575,7 @@ absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows
 }
 
 absl::Status CudaBackend::ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) {
+  Wrote(x);
   return kernels::ScaleRowsBySigmoidF32(x, gate, n_rows, dim, stream_);
 }
 
@@ -572,6 +650,9 @@ absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
   HOBBIT_RETURN_IF_ERROR(Reserve(routed_scratch_, need, "routed experts scratch"));
   k->scratch = routed_scratch_->data();
   k->scratch_bytes = routed_scratch_->bytes();
+  Wrote(p.out);
+  // gate and up read x as RmsNormForProducts quantized it, where it did.
+  k->x_q8 = NormQ8For(p.x, p.n_tokens, k->gate.cols);
   return kernels::RoutedExperts(*k, stream_);
 }
 

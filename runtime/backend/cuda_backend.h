@@ -80,6 +80,8 @@ class CudaBackend final : public Backend {
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
   absl::Status MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) override;
+  absl::Status RmsNormForProducts(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                  float* out) override;
   absl::Status MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
                        std::span<float* const> ys) override;
   absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
@@ -124,6 +126,13 @@ class CudaBackend final : public Backend {
   absl::Status NotWhileRecording(std::string_view what);
   // MatMul; with x_quantized the matvec scratch already holds x as int8 (an earlier product of
   // this x). Sets *quantized to whether x is in the scratch afterwards.
+  // The int8 copy RmsNormForProducts made of x, if it still holds x as products of n_tokens rows of
+  // cols read it; null otherwise.
+  void* NormQ8For(const float* x, int64_t n_tokens, int64_t cols) const;
+  // An op writes p: an int8 copy of p is stale.
+  void Wrote(const void* p) {
+    if (p == norm_q8_x_) norm_q8_x_ = nullptr;
+  }
   absl::Status MatMulImpl(const WeightView& w, const float* x, int32_t n_tokens, float* y, bool x_quantized,
                           bool* quantized);
 
@@ -142,6 +151,12 @@ class CudaBackend final : public Backend {
   std::vector<std::unique_ptr<DeviceBuffer>> weights_;  // uploaded weights, kept until destruction
   std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
   std::unique_ptr<DeviceBuffer> matvec_scratch_;        // QuantMatVec's int8 activations
+  // RmsNormForProducts' int8 copy of its output norm_q8_x_ (rows x dim), until an op writes there.
+  std::unique_ptr<DeviceBuffer> norm_q8_;
+  const float* norm_q8_x_ = nullptr;
+  int64_t norm_q8_rows_ = 0;
+  int64_t norm_q8_dim_ = 0;
+  uint64_t norm_q8_epoch_ = 0;
   std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
   std::unique_ptr<DeviceBuffer> routed_scratch_;        // RoutedExperts' activations
   absl::flat_hash_map<const void*, std::unique_ptr<DeviceBuffer>> expert_tables_;  // RoutedExperts

@@ -160,7 +160,7 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   const LayerWeights& w = weights_->layers[l];
   const ModelConfig& c = config_;
   StepScratch& s = *scratch_;
-  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.x(), w.attn_norm, n, c.n_embd, c.rms_eps, s.h()));
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNormForProducts(s.x(), w.attn_norm, n, c.n_embd, c.rms_eps, s.h()));
   {
     const WeightView* qkv[] = {&w.wq, &w.wk, &w.wv};
     float* out[] = {s.q(), s.k(), s.v()};
@@ -229,7 +229,7 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
   const ModelConfig& c = config_;
   StepScratch& s = *scratch_;
   const int64_t width = int64_t{n} * c.n_embd;
-  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.x(), w.ffn_norm, n, c.n_embd, c.rms_eps, s.h()));
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNormForProducts(s.x(), w.ffn_norm, n, c.n_embd, c.rms_eps, s.h()));
   HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.router, s.h(), n, s.router_logits()));
   RouterParams rp;
   rp.logits = s.router_logits();

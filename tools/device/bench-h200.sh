@@ -79,7 +79,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
              args+=(--cpu-path on) ;;
     resident)
              # Q4_K weights take ~70 ns an element to make on one core: 4 layers keep it near a minute.
-             for type in q8_0 q4_k; do
+             for type in ${RESIDENT_TYPES:-q8_0 q4_k}; do
                layers=8; [ "$type" = q4_k ] && layers=4
                path="$(model mixtral-8x7b "$layers" "$type")" || continue
                # routing:graphs:tf32 (the last variant: prefill products in TF32 as well);
@@ -107,7 +107,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
     ncu)
              ncu_bin="$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || true)"
              if [ -z "$ncu_bin" ]; then echo "bench ncu: no ncu here"; continue; fi
-             for shape in mixtral-8x7b:2 qwen3-30b-a3b:4; do
+             for shape in ${NCU_SHAPES:-mixtral-8x7b:2 qwen3-30b-a3b:4}; do
                preset="${shape%%:*}" layers="${shape#*:}"
                path="$(model "$preset" "$layers" q8_0)" || continue
                stamp "ncu $preset, $layers layers"

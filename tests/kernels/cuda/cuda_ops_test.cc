@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/base/ggml_type.h"
+#include "kernels/quant/quantize.h"
 #include "tests/kernels/cuda/cuda_twin_test.h"
 
 namespace hobbit::runtime {
@@ -223,8 +225,33 @@ class CudaAttentionTest : public CudaTwinTest {
     p.q = q.g<float>(); p.out = out.g<float>(); p.k_cache = k_cache.g<float>(); p.v_cache = v_cache.g<float>();
     p.token_seq = seq_buf.g<int32_t>(); p.token_pos = pos_buf.g<int32_t>(); p.block_tables = table_buf.g<int32_t>();
     ASSERT_TRUE(gpu_->Attention(p).ok());
-    EXPECT_LT(RelativeError(Download<float>(out), CpuCopy<float>(out)), kReductionTolerance)
+    const std::vector<float> got = Download<float>(out);
+    EXPECT_LT(RelativeError(got, CpuCopy<float>(out)), kReductionTolerance)
         << "head_dim " << head_dim << ", " << n_head << "/" << n_head_kv << " heads, " << n_tokens << " tokens";
+    // A decode batch's attention also quantizes its output for the output product (int8
+    // activations): that product equals, bit for bit, the product over the same values copied in.
+    if (n_tokens <= 8) {
+      const int64_t width = int64_t{n_head} * head_dim;
+      std::vector<float> rows_f(size_t{32} * width);
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      for (float& v : rows_f) v = dist(rng_);
+      const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(kernels::GgmlType::kQ8_0), width);
+      std::vector<uint8_t> bytes(32 * row_bytes);
+      for (int r = 0; r < 32; ++r) {
+        ASSERT_TRUE(kernels::QuantizeRow(kernels::GgmlType::kQ8_0, rows_f.data() + r * width,
+                                         bytes.data() + r * row_bytes, width)
+                        .ok());
+      }
+      const WeightView wo = *gpu_->UploadWeight({.type = static_cast<uint32_t>(kernels::GgmlType::kQ8_0), .rows = 32,
+                                                 .cols = width, .row_bytes = row_bytes, .data = bytes.data()},
+                                                "wo");
+      TwinBuffer y_direct = Empty(sizeof(float) * n_tokens * 32), y_copied = Empty(sizeof(float) * n_tokens * 32);
+      TwinBuffer copied = Empty(sizeof(float) * got.size());
+      ASSERT_TRUE(gpu_->MatMul(wo, p.out, n_tokens, y_direct.g<float>()).ok());  // right after Attention
+      ASSERT_TRUE(gpu_->CopyToDevice(copied.g<float>(), got.data(), sizeof(float) * got.size()).ok());
+      ASSERT_TRUE(gpu_->MatMul(wo, copied.g<float>(), n_tokens, y_copied.g<float>()).ok());
+      EXPECT_EQ(Download<float>(y_direct), Download<float>(y_copied)) << "head_dim " << head_dim;
+    }
   }
 };
 

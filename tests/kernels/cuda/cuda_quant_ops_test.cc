@@ -218,6 +218,54 @@ TEST_P(CudaQuantOpsTest, MatMulAddEqualsMatMulThenAdd) {
   }
 }
 
+// RmsNormForProducts (the norm's kernel also quantizes its output for the products that follow):
+// its output is RmsNorm's up to summation order, and the products over it equal, bit for bit, the
+// products over the same values written by a copy (which quantize them themselves). A write to the
+// output in between makes the products quantize again.
+TEST_P(CudaQuantOpsTest, NormForProductsFeedsTheProducts) {
+  const GgmlType type = GetParam();
+  const int64_t dim = 512;
+  const std::vector<uint8_t> b1 = RandomWeight(type, 96, dim, rng_), b2 = RandomWeight(GgmlType::kQ8_0, 64, dim, rng_);
+  Weight w1 = Upload(type, 96, dim, b1, 0), w2 = Upload(GgmlType::kQ8_0, 64, dim, b2, 0);
+  TwinBuffer norm_w = Twin(RandomFloats(dim));
+  for (int32_t n : {1, 3, 8}) {
+    TwinBuffer x = Twin(RandomFloats(size_t{1} * n * dim)), other = Twin(RandomFloats(size_t{1} * n * dim));
+    TwinBuffer plain = Empty(sizeof(float) * n * dim), fused = Empty(sizeof(float) * n * dim);
+    TwinBuffer copied = Empty(sizeof(float) * n * dim);
+    ASSERT_TRUE(gpu_->RmsNorm(x.g<float>(), norm_w.g<float>(), n, dim, 1e-5f, plain.g<float>()).ok());
+    ASSERT_TRUE(gpu_->RmsNormForProducts(x.g<float>(), norm_w.g<float>(), n, dim, 1e-5f, fused.g<float>()).ok());
+    const std::vector<float> fused_values = Download<float>(fused);
+    EXPECT_LT(RelativeError(fused_values, Download<float>(plain)), 1e-6) << n << " tokens";
+    std::vector<TwinBuffer> want, got;
+    for (int i = 0; i < 6; ++i) {
+      want.push_back(Empty(sizeof(float) * n * 96));
+      got.push_back(Empty(sizeof(float) * n * 96));
+    }
+    const WeightView* both[] = {&w1.gpu, &w2.gpu};
+    const auto products = [&](TwinBuffer& h, std::vector<TwinBuffer>& y) {
+      float* outs[] = {y[0].g<float>(), y[1].g<float>()};
+      ASSERT_TRUE(gpu_->MatMuls(both, h.g<float>(), n, outs).ok());
+      ASSERT_TRUE(gpu_->MatMul(w1.gpu, h.g<float>(), n, y[2].g<float>()).ok());
+      ASSERT_TRUE(gpu_->Fill(y[3].g<float>(), 1.0f, int64_t{n} * 96).ok());
+      ASSERT_TRUE(gpu_->MatMulAdd(w1.gpu, h.g<float>(), n, y[4].g<float>(), y[3].g<float>()).ok());
+      // Written in between: the products must see the new values.
+      ASSERT_TRUE(gpu_->Add(h.g<float>(), other.g<float>(), int64_t{n} * dim).ok());
+      ASSERT_TRUE(gpu_->MatMul(w1.gpu, h.g<float>(), n, y[5].g<float>()).ok());
+    };
+    products(fused, got);  // right after RmsNormForProducts: the norm's int8 copy
+    ASSERT_TRUE(gpu_->CopyToDevice(copied.g<float>(), fused_values.data(), sizeof(float) * fused_values.size()).ok());
+    products(copied, want);
+    for (int i : {0, 2, 3, 5}) {
+      EXPECT_EQ(Download<float>(got[i]), Download<float>(want[i]))
+          << kernels::GgmlTypeName(type) << ", " << n << " tokens, output " << i;
+    }
+    std::vector<float> g1 = Download<float>(got[1]), w1v = Download<float>(want[1]);
+    g1.resize(size_t{1} * n * 64);
+    w1v.resize(size_t{1} * n * 64);
+    EXPECT_EQ(g1, w1v) << n << " tokens, the Q8_0 product";
+  }
+}
+
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   const GgmlType type = GetParam();
   const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
