@@ -308,8 +308,8 @@ void LaunchDot(const QuantMatVecParams* ps, int n, const int8_t* xq, const float
   targets.n = n;
   targets.accumulate = n == 1 && p.accumulate;
   // The weights' loads may start before the kernel before this one has finished: model weights
-  // (and expert slots, which copies fill behind an event the stream waits for) are written by no
-  // kernel (internal/pdl.cuh).
+  // and expert slots are written by no kernel (a slot's copy is complete before the host queues a
+  // product over it: the loader waits for it, CudaBackend::WaitCopy) (internal/pdl.cuh).
   LaunchAfterPrior(DotKernel<T, kTok, kRows, kUnroll>, grid, threads, stream, targets, p.cols, xq, xm, p.x,
                    static_cast<int>(p.n_tokens));
 }

@@ -235,6 +235,7 @@ absl::StatusOr<std::unique_ptr<HostRegistration>> CudaBackend::RegisterHost(cons
 
 absl::StatusOr<CopyFence> CudaBackend::CopyToDeviceAsync(void* dst, const void* src, size_t bytes) {
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("an expert copy"));
+  Wrote(dst);
   // The copy may overwrite memory that ops queued so far read (an evicted expert's slot).
   HOBBIT_RETURN_IF_ERROR(CudaStatus(cudaEventRecord(compute_tail_, stream_), "cuda async copy: event record"));
   HOBBIT_RETURN_IF_ERROR(
@@ -323,9 +324,7 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
     }
   }
   for (float* y : ys) Wrote(y);
-  // x quantized by RmsNormForProducts: every product reads that copy.
-  void* norm_q8 = options_.int8_activations && !ws.empty() ? NormQ8For(x, n_tokens, ws[0]->cols) : nullptr;
-  bool quantized = false;
+  bool quantized = false;  // matvec_scratch_ holds x quantized (not the norm's copy: see norm_q8)
   std::vector<bool> done(ws.size(), false);
   if (options_.int8_activations && ws.size() > 1) {
     // Products of one type on the int8 path run as one launch (kernels::QuantMatVecGroup), over
@@ -333,6 +332,9 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
     // reach bandwidth in launches of their own.
     const size_t need = kernels::QuantMatVecScratchBytes(ws[0]->cols, kernels::kQuantMatVecMaxTokens);
     HOBBIT_RETURN_IF_ERROR(Reserve(matvec_scratch_, need, "matvec scratch"));
+    // x quantized by RmsNormForProducts: every product reads that copy (looked up after the
+    // Reserve above, though a growing matvec scratch leaves the copy as it is).
+    void* norm_q8 = NormQ8For(x, n_tokens, ws[0]->cols);
     for (size_t i = 0; i < ws.size(); ++i) {
       std::array<kernels::QuantMatVecParams, kernels::kQuantMatVecMaxGroup> group;
       std::array<size_t, kernels::kQuantMatVecMaxGroup> members;
@@ -352,7 +354,9 @@ absl::Status CudaBackend::MatMuls(std::span<const WeightView* const> ws, const f
       if (n < 2 || !kernels::QuantMatVecGroupCanRun(products)) continue;
       group[0].x_quantized = quantized || norm_q8 != nullptr;
       HOBBIT_RETURN_IF_ERROR(kernels::QuantMatVecGroup(products, stream_));
-      quantized = true;
+      // A group over the norm's copy wrote nothing into matvec_scratch_; the products left take
+      // the copy again in MatMulImpl.
+      if (norm_q8 == nullptr) quantized = true;
       for (size_t k = 0; k < n; ++k) done[members[k]] = true;
     }
   }
@@ -439,20 +443,23 @@ absl::Status CudaBackend::RmsNormForProducts(const float* x, const float* weight
     return RmsNorm(x, weight, n_rows, dim, eps, out);
   }
   // Laid out as QuantMatVec's scratch for n_rows rows (what the products would quantize into).
-  HOBBIT_RETURN_IF_ERROR(
-      Reserve(norm_q8_, kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens), "rms_norm int8 copy"));
+  HOBBIT_RETURN_IF_ERROR(ReserveNormQ8(kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens)));
   if (!kernels::RmsNormQuantizeCanRun(p, norm_q8_->data())) return RmsNorm(x, weight, n_rows, dim, eps, out);
   HOBBIT_RETURN_IF_ERROR(kernels::RmsNormQuantizeF32(p, norm_q8_->data(), stream_));
-  norm_q8_x_ = out;
-  norm_q8_rows_ = n_rows;
-  norm_q8_dim_ = dim;
-  norm_q8_epoch_ = buffers_epoch_;
+  NormQ8Made(out, n_rows, dim);
   return absl::OkStatus();
+}
+
+absl::Status CudaBackend::ReserveNormQ8(size_t bytes) {
+  if (norm_q8_ && norm_q8_->bytes() >= bytes) return absl::OkStatus();
+  norm_q8_x_ = nullptr;
+  ++norm_q8_generation_;
+  return Reserve(norm_q8_, bytes, "int8 copy of activations");
 }
 
 void* CudaBackend::NormQ8For(const float* x, int64_t n_tokens, int64_t cols) const {
   if (x == nullptr || x != norm_q8_x_ || n_tokens != norm_q8_rows_ || cols != norm_q8_dim_ ||
-      norm_q8_epoch_ != buffers_epoch_ || !norm_q8_) {
+      norm_q8_made_in_ != norm_q8_generation_ || !norm_q8_) {
     return nullptr;
   }
   return norm_q8_->data();
@@ -496,14 +503,10 @@ absl::Status CudaBackend::Attention(const AttentionParams& p) {
   const int64_t width = int64_t{p.n_head} * p.head_dim_v;
   if (options_.int8_activations && p.n_tokens >= 1 && p.n_tokens <= kernels::kQuantMatVecMaxTokens &&
       p.head_dim_v % 32 == 0) {
-    HOBBIT_RETURN_IF_ERROR(
-        Reserve(norm_q8_, kernels::QuantMatVecScratchBytes(width, kernels::kQuantMatVecMaxTokens), "int8 copy"));
+    HOBBIT_RETURN_IF_ERROR(ReserveNormQ8(kernels::QuantMatVecScratchBytes(width, kernels::kQuantMatVecMaxTokens)));
     k.q8 = norm_q8_->data();
     HOBBIT_RETURN_IF_ERROR(kernels::PagedAttentionF32(k, stream_));
-    norm_q8_x_ = p.out;
-    norm_q8_rows_ = p.n_tokens;
-    norm_q8_dim_ = width;
-    norm_q8_epoch_ = buffers_epoch_;
+    NormQ8Made(p.out, p.n_tokens, width);
     return absl::OkStatus();
   }
   return kernels::PagedAttentionF32(k, stream_);
@@ -669,6 +672,7 @@ absl::Status CudaBackend::NotWhileRecording(std::string_view what) {
 
 absl::Status CudaBackend::BeginRecording() {
   if (recording_) return absl::FailedPreconditionError("cuda backend: already recording");
+  norm_q8_x_ = nullptr;  // an int8 copy is used only by the ops recorded after the op that made it
   // Queued expert copies wait on events of the compute stream; none may join the capture.
   HOBBIT_RETURN_IF_ERROR(RetireCopies(issued_));
   // Thread-local: a call on this thread that cannot be captured fails (and spoils the capture)
@@ -683,6 +687,7 @@ absl::Status CudaBackend::BeginRecording() {
 absl::StatusOr<int64_t> CudaBackend::EndRecording() {
   if (!recording_) return absl::FailedPreconditionError("cuda backend: not recording");
   recording_ = false;
+  norm_q8_x_ = nullptr;
   cudaGraph_t graph = nullptr;
   const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
   if (end != cudaSuccess || !recording_spoilt_.empty()) {
@@ -709,6 +714,7 @@ absl::Status CudaBackend::Replay(int64_t id) {
   auto it = recordings_.find(id);
   if (it == recordings_.end()) return absl::NotFoundError(absl::StrCat("cuda backend: no recording ", id));
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a replay"));
+  norm_q8_x_ = nullptr;  // the host did not see the replayed ops
   return CudaStatus(cudaGraphLaunch(it->second, stream_), "cuda backend: replay");
 }
 

@@ -129,6 +129,15 @@ class CudaBackend final : public Backend {
   // The int8 copy RmsNormForProducts made of x, if it still holds x as products of n_tokens rows of
   // cols read it; null otherwise.
   void* NormQ8For(const float* x, int64_t n_tokens, int64_t cols) const;
+  // norm_q8_ holds at least `bytes`; the copy in it is gone if it had to grow.
+  absl::Status ReserveNormQ8(size_t bytes);
+  // Records that norm_q8_ now holds out (rows x dim) quantized.
+  void NormQ8Made(const float* out, int64_t rows, int64_t dim) {
+    norm_q8_x_ = out;
+    norm_q8_rows_ = rows;
+    norm_q8_dim_ = dim;
+    norm_q8_made_in_ = norm_q8_generation_;
+  }
   // An op writes p: an int8 copy of p is stale.
   void Wrote(const void* p) {
     if (p == norm_q8_x_) norm_q8_x_ = nullptr;
@@ -151,12 +160,15 @@ class CudaBackend final : public Backend {
   std::vector<std::unique_ptr<DeviceBuffer>> weights_;  // uploaded weights, kept until destruction
   std::unique_ptr<DeviceBuffer> workspace_;             // QuantMatMul tiles
   std::unique_ptr<DeviceBuffer> matvec_scratch_;        // QuantMatVec's int8 activations
-  // RmsNormForProducts' int8 copy of its output norm_q8_x_ (rows x dim), until an op writes there.
+  // The int8 copy RmsNormForProducts or Attention made of their output norm_q8_x_ (rows x dim),
+  // until an op writes there or norm_q8_ is reallocated (ReserveNormQ8 counts reallocations; other
+  // buffers growing does not touch the copy).
   std::unique_ptr<DeviceBuffer> norm_q8_;
   const float* norm_q8_x_ = nullptr;
   int64_t norm_q8_rows_ = 0;
   int64_t norm_q8_dim_ = 0;
-  uint64_t norm_q8_epoch_ = 0;
+  uint64_t norm_q8_generation_ = 0;  // reallocations of norm_q8_
+  uint64_t norm_q8_made_in_ = 0;     // the generation the copy was made in
   std::unique_ptr<DeviceBuffer> router_out_;            // router ids then weights, on the device
   std::unique_ptr<DeviceBuffer> routed_scratch_;        // RoutedExperts' activations
   absl::flat_hash_map<const void*, std::unique_ptr<DeviceBuffer>> expert_tables_;  // RoutedExperts

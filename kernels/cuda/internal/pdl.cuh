@@ -35,6 +35,10 @@ __device__ __forceinline__ void AfterPriorGrid() {
 // Launches kernel with programmatic stream serialization; plainly where that fails.
 template <typename... Params, typename... Args>
 void LaunchAfterPrior(void (*kernel)(Params...), dim3 grid, dim3 threads, cudaStream_t stream, Args... args) {
+#ifdef HOBBIT_CUDA_NO_PDL  // built for no sm_90+ architecture: the kernels do not wait (CMakeLists.txt)
+  kernel<<<grid, threads, 0, stream>>>(static_cast<Params>(args)...);
+  return;
+#endif
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;

@@ -266,6 +266,43 @@ TEST_P(CudaQuantOpsTest, NormForProductsFeedsTheProducts) {
   }
 }
 
+// The norm's int8 copy feeding q, k and v of mixed types on a fresh backend (two grouped in one
+// launch, one alone), where the first products also grow the matvec scratch: each product equals
+// one MatMul over the same values copied in. (A grouped launch over the copy once marked the
+// matvec scratch as holding x, and the lone product read it unwritten.)
+TEST_F(CudaTwinTest, NormCopyFeedsGroupedAndLoneProductsOfMixedTypes) {
+  const int64_t dim = 512;
+  const GgmlType types[] = {GgmlType::kQ4_K, GgmlType::kQ4_K, GgmlType::kQ6_K};
+  const int64_t rows[] = {128, 64, 64};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<WeightView> ws;
+  for (int i = 0; i < 3; ++i) {
+    bytes.push_back(RandomWeight(types[i], rows[i], dim, rng_));
+    const WeightView host{.type = static_cast<uint32_t>(types[i]), .rows = rows[i], .cols = dim,
+                          .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(types[i]), dim),
+                          .data = bytes.back().data()};
+    ws.push_back(*gpu_->UploadWeight(host, "w"));
+  }
+  const int32_t n = 1;
+  TwinBuffer x = Twin(RandomFloats(size_t{1} * n * dim)), norm_w = Twin(RandomFloats(dim));
+  TwinBuffer h = Empty(sizeof(float) * n * dim), copied = Empty(sizeof(float) * n * dim);
+  std::vector<TwinBuffer> got, want;
+  for (int i = 0; i < 3; ++i) {
+    got.push_back(Empty(sizeof(float) * n * rows[i]));
+    want.push_back(Empty(sizeof(float) * n * rows[i]));
+  }
+  ASSERT_TRUE(gpu_->RmsNormForProducts(x.g<float>(), norm_w.g<float>(), n, dim, 1e-5f, h.g<float>()).ok());
+  const WeightView* views[] = {&ws[0], &ws[1], &ws[2]};
+  float* outs[] = {got[0].g<float>(), got[1].g<float>(), got[2].g<float>()};
+  ASSERT_TRUE(gpu_->MatMuls(views, h.g<float>(), n, outs).ok());
+  const std::vector<float> values = Download<float>(h);
+  ASSERT_TRUE(gpu_->CopyToDevice(copied.g<float>(), values.data(), sizeof(float) * values.size()).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(gpu_->MatMul(ws[i], copied.g<float>(), n, want[i].g<float>()).ok());
+    EXPECT_EQ(Download<float>(got[i]), Download<float>(want[i])) << "product " << i;
+  }
+}
+
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   const GgmlType type = GetParam();
   const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
