@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
 #include "kernels/cuda/internal/pdl.cuh"
+#include "kernels/cuda/internal/quantize_x.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -103,20 +104,9 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
     if (d >= p.head_dim_v) break;  // head_dim_v % 32 == 0 with q8: whole warps leave
     const float v = acc[k] * inv;
     out[d] = v;
-    if (xq != nullptr) {  // lanes of a warp hold one block of 32 (QuantizeXKernel's formula)
+    if (xq != nullptr) {  // lanes of a warp hold one block of 32 (d - lane is a multiple of 32)
       const int lane = static_cast<int>(threadIdx.x) % 32;
-      const int64_t e = out0 + d;
-      float amax = fabsf(v);
-#pragma unroll
-      for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-      const float dq = amax / 127.0f;
-      const int q = amax > 0.0f ? __float2int_rn(v / dq) : 0;
-      xq[e] = static_cast<int8_t>(q);
-      int s = q;
-#pragma unroll
-      for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
-      const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-      if (lane == 0) xm[e / 32] = make_float4(dq, dq * static_cast<float>(s), dq * static_cast<float>(s_hi), 0.0f);
+      cuda_internal::QuantizeBlockOfWarp(v, xq + out0 + d - lane, xm + (out0 + d) / 32);
     }
   }
 }

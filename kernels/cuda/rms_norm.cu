@@ -114,17 +114,7 @@ __global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const 
   const float v = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
   const int64_t e = row * dim + i;
   out[e] = v;
-  float amax = fabsf(v);
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const float d = amax / 127.0f;
-  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
-  xq[e] = static_cast<int8_t>(q);
-  int s = q;
-#pragma unroll
-  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
-  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-  if (lane == 0) xm[e / 32] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+  cuda_internal::QuantizeBlockOfWarp(v, xq + (e - lane), xm + e / 32);
 }
 
 }  // namespace

@@ -216,18 +216,7 @@ __global__ void __launch_bounds__(128) SiluQuantizeKernel(const float* __restric
   const int lane = threadIdx.x % 32;
   if (b >= n_q8) return;
   const float g = gate[b * kQ8 + lane];
-  const float v = g / (1.0f + expf(-g)) * up[b * kQ8 + lane];
-  float amax = fabsf(v);
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const float d = amax / 127.0f;
-  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
-  xq[b * kQ8 + lane] = static_cast<int8_t>(q);
-  int s = q;
-#pragma unroll
-  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
-  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-  if (lane == 0) xm[b] = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
+  cuda_internal::QuantizeBlockOfWarp(g / (1.0f + expf(-g)) * up[b * kQ8 + lane], xq + b * kQ8, xm + b);
 }
 
 // out[t, c] += sum_j weights[t, j] * down[t * k + j, c] over the slots whose id is in range.
