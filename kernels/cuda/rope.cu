@@ -18,18 +18,26 @@ struct InvFreqTable {
   double inv_freq[kTablePairs];
 };
 
+// Blocks of V's row per token when the cache is written: one per KV head where the row divides
+// evenly (a single block copying a 1024-float row took ~6 us of serial load latency).
+__host__ __device__ inline int32_t VBlocks(const CudaRopeParams& p) {
+  return p.n_heads2 > 0 && p.v_row % p.n_heads2 == 0 ? p.n_heads2 : 1;
+}
+
 // Block (t, h): head h of token t — h < n_heads a head of x, then the n_heads2 heads of x2, then
-// (with a cache) one block copying V's row. Thread i rotates pairs i, i + blockDim, ...
+// (with a cache) VBlocks(p) blocks copying parts of V's row. Thread i rotates pairs i, i + blockDim, ...
 __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p, InvFreqTable table) {
   cuda_internal::AfterPriorGrid();
   const int32_t t = static_cast<int32_t>(blockIdx.x);
   const int32_t h = static_cast<int32_t>(blockIdx.y);
   const bool kv = p.k_cache != nullptr;
   const int64_t slot = kv ? p.slots[t] : 0;
-  if (h >= p.n_heads + p.n_heads2) {  // V's row to the cache
-    const float* src = p.v + static_cast<int64_t>(t) * p.v_row;
-    float* dst = p.v_cache + slot * p.v_row;
-    for (int32_t d = threadIdx.x; d < p.v_row; d += blockDim.x) dst[d] = src[d];
+  if (h >= p.n_heads + p.n_heads2) {  // part j of V's row to the cache
+    const int32_t j = h - p.n_heads - p.n_heads2;
+    const int64_t chunk = p.v_row / VBlocks(p);
+    const float* __restrict__ src = p.v + static_cast<int64_t>(t) * p.v_row + j * chunk;
+    float* __restrict__ dst = p.v_cache + slot * p.v_row + j * chunk;
+    for (int64_t d = threadIdx.x; d < chunk; d += blockDim.x) dst[d] = src[d];
     return;
   }
   const bool second = h >= p.n_heads;
@@ -80,7 +88,7 @@ absl::Status RopeF32(const CudaRopeParams& p, CUstream_st* stream) {
                                       "slots and v_row");
   }
   if (p.n_tokens <= 0) return absl::OkStatus();
-  const int32_t heads = p.n_heads + p.n_heads2 + (kv ? 1 : 0);
+  const int32_t heads = p.n_heads + p.n_heads2 + (kv ? VBlocks(p) : 0);
   if (heads <= 0 || heads > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("cuda rope: ", heads, " heads per token"));
   }
