@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
 #include "kernels/cuda/internal/pdl.cuh"
-#include "kernels/cuda/internal/quantize_x.cuh"
+#include "kernels/cuda/internal/quantize_block.cuh"
 
 namespace hobbit::kernels {
 namespace {

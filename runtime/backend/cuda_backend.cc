@@ -413,10 +413,12 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
       mv.x_quantized = x_quantized && int8 && buffers_epoch_ == epoch;
       *quantized = int8;
       if (void* q8 = NormQ8For(x, n_tokens, w.cols); q8 != nullptr && int8) {
-        // RmsNormForProducts quantized x already (what this call would make).
+        // RmsNormForProducts quantized x already (what this call would make); the matvec scratch
+        // is left as it was.
         mv.scratch = q8;
         mv.scratch_bytes = norm_q8_->bytes();
         mv.x_quantized = true;
+        *quantized = false;
       }
     }
     return kernels::QuantMatVec(mv, stream_);

@@ -124,8 +124,6 @@ class CudaBackend final : public Backend {
   // FailedPrecondition naming `what` while the stream is being recorded (a call that needs the
   // host cannot be part of a recording), and marks the recording spoilt.
   absl::Status NotWhileRecording(std::string_view what);
-  // MatMul; with x_quantized the matvec scratch already holds x as int8 (an earlier product of
-  // this x). Sets *quantized to whether x is in the scratch afterwards.
   // The int8 copy RmsNormForProducts made of x, if it still holds x as products of n_tokens rows of
   // cols read it; null otherwise.
   void* NormQ8For(const float* x, int64_t n_tokens, int64_t cols) const;
@@ -142,6 +140,9 @@ class CudaBackend final : public Backend {
   void Wrote(const void* p) {
     if (p == norm_q8_x_) norm_q8_x_ = nullptr;
   }
+  // MatMul; with x_quantized the matvec scratch already holds x as int8 (an earlier product of
+  // this x). Sets *quantized to whether x is in the matvec scratch afterwards (not when the
+  // product read an int8 copy of x instead: NormQ8For).
   absl::Status MatMulImpl(const WeightView& w, const float* x, int32_t n_tokens, float* y, bool x_quantized,
                           bool* quantized);
 

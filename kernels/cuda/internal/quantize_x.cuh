@@ -1,35 +1,14 @@
-// Activations quantized to Q8 blocks of 32 for the integer dot products of internal/dp4a_blocks.cuh,
-// and the programmatic-dependent-launch helpers the decode kernels share (quant_matvec.cu,
-// routed_experts.cu). Internal to kernels/cuda.
+// The kernel that quantizes activations to Q8 blocks of 32 for the integer dot products of
+// internal/dp4a_blocks.cuh (quant_matvec.cu, routed_experts.cu), and the scratch layout they share.
+// Internal to kernels/cuda.
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/cuda/internal/pdl.cuh"
+#include "kernels/cuda/internal/quantize_block.cuh"
 
 namespace hobbit::kernels::cuda_internal {
-
-inline constexpr int kQ8 = 32;  // activations per Q8 block
-
-// Warp-collective: lane i holds element i of one block of 32 activations (v); writes the block's
-// levels to block_q[0..32) and, from lane 0, its record {dx, dx * sum of levels 0..15, dx * sum of
-// levels 16..31, 0} to *block_m, with dx = max|x| / 127 and levels round(x / dx). Every kernel that
-// quantizes activations for the int8 dot products does it through this, so they agree bit for bit.
-__device__ __forceinline__ void QuantizeBlockOfWarp(float v, int8_t* __restrict__ block_q,
-                                                    float4* __restrict__ block_m) {
-  const int lane = static_cast<int>(threadIdx.x) % 32;
-  float amax = fabsf(v);
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  const float d = amax / 127.0f;
-  const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
-  block_q[lane] = static_cast<int8_t>(q);
-  int s = q;
-#pragma unroll
-  for (int off = 8; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);  // per 16 lanes
-  const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-  if (lane == 0) *block_m = make_float4(d, d * static_cast<float>(s), d * static_cast<float>(s_hi), 0.0f);
-}
 
 // Internal linkage: each .cu that includes this gets its own copy of the kernel.
 namespace {

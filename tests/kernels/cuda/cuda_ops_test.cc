@@ -6,6 +6,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -62,44 +63,48 @@ TEST_F(CudaTwinTest, RopeBothStylesAndPartialRotation) {
 // Q and K rotated in one call and the KV cache written by it (RopeParams::x2, kv_write), as the
 // model calls it: equal to the CPU backend's Rope, Rope and WriteKv.
 TEST_F(CudaTwinTest, RopeOfQAndKWithCacheWrite) {
-  for (int32_t head_dim : {64, 128}) {
-    for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalfSplit}) {
-      for (int32_t n_rot : {head_dim, head_dim / 2}) {
-        const int32_t n_tokens = 5, n_heads = 8, n_heads_kv = 2, n_slots = 32;
-        const int32_t k_row = n_heads_kv * head_dim, v_row = n_heads_kv * (head_dim + 32);
-        TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_heads * head_dim));
-        TwinBuffer k = Twin(RandomFloats(size_t{1} * n_tokens * k_row));
-        TwinBuffer v = Twin(RandomFloats(size_t{1} * n_tokens * v_row));
-        TwinBuffer k_cache = Twin(RandomFloats(size_t{1} * n_slots * k_row));  // rows not written stay
-        TwinBuffer v_cache = Twin(RandomFloats(size_t{1} * n_slots * v_row));
-        TwinBuffer pos = Twin(std::vector<int32_t>{0, 1, 77, 4095, 30000});
-        TwinBuffer slots = Twin(std::vector<int32_t>{3, 31, 0, 17, 8});
-        RopeParams p{.n_tokens = n_tokens, .n_heads = n_heads, .head_dim = head_dim, .n_rot = n_rot,
-                     .freq_base = 1e6f, .freq_scale = 0.5f, .style = style, .n_heads2 = n_heads_kv};
-        KvWriteParams kw{.n_tokens = n_tokens, .k_row = k_row, .v_row = v_row};
-        p.x = q.c<float>(); p.x2 = k.c<float>(); p.positions = pos.c<int32_t>();
-        kw.k = k.c<float>(); kw.v = v.c<float>(); kw.k_cache = k_cache.c<float>(); kw.v_cache = v_cache.c<float>();
-        kw.slots = slots.c<int32_t>();
-        p.kv_write = &kw;
-        ASSERT_TRUE(cpu_->Rope(p).ok());
-        p.x = q.g<float>(); p.x2 = k.g<float>(); p.positions = pos.g<int32_t>();
-        kw.k = k.g<float>(); kw.v = v.g<float>(); kw.k_cache = k_cache.g<float>(); kw.v_cache = v_cache.g<float>();
-        kw.slots = slots.g<int32_t>();
-        ASSERT_TRUE(gpu_->Rope(p).ok());
-        const std::string what = absl::StrCat(head_dim, " ", n_rot, " ", static_cast<int>(style));
-        EXPECT_LT(RelativeError(Download<float>(q), CpuCopy<float>(q)), kElementwiseTolerance) << "q " << what;
-        EXPECT_LT(RelativeError(Download<float>(k), CpuCopy<float>(k)), kElementwiseTolerance) << "k " << what;
-        EXPECT_LT(RelativeError(Download<float>(k_cache), CpuCopy<float>(k_cache)), kElementwiseTolerance)
-            << "k cache " << what;
-        EXPECT_EQ(Download<float>(v_cache), CpuCopy<float>(v_cache)) << "v cache " << what;
-        // The cache's K rows are the rotated K, bit for bit.
-        const std::vector<float> k_now = Download<float>(k), cache_now = Download<float>(k_cache);
-        const std::vector<int32_t> slot_ids = {3, 31, 0, 17, 8};
-        for (int32_t t = 0; t < n_tokens; ++t) {
-          EXPECT_EQ(std::memcmp(&cache_now[size_t{1} * slot_ids[t] * k_row], &k_now[size_t{1} * t * k_row],
-                                sizeof(float) * k_row),
-                    0)
-              << "token " << t << " " << what;
+  // (KV heads, extra V floats): V rows split evenly over the KV heads' blocks, and (3 heads, 32
+  // extra) a row that does not split, copied by one block.
+  for (const auto& [n_heads_kv, v_extra] : {std::pair{2, 0}, std::pair{3, 32}}) {
+    for (int32_t head_dim : {64, 128}) {
+      for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalfSplit}) {
+        for (int32_t n_rot : {head_dim, head_dim / 2}) {
+          const int32_t n_tokens = 5, n_heads = 6 * n_heads_kv, n_slots = 32;
+          const int32_t k_row = n_heads_kv * head_dim, v_row = n_heads_kv * (head_dim + 32) + v_extra;
+          TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_heads * head_dim));
+          TwinBuffer k = Twin(RandomFloats(size_t{1} * n_tokens * k_row));
+          TwinBuffer v = Twin(RandomFloats(size_t{1} * n_tokens * v_row));
+          TwinBuffer k_cache = Twin(RandomFloats(size_t{1} * n_slots * k_row));  // rows not written stay
+          TwinBuffer v_cache = Twin(RandomFloats(size_t{1} * n_slots * v_row));
+          TwinBuffer pos = Twin(std::vector<int32_t>{0, 1, 77, 4095, 30000});
+          TwinBuffer slots = Twin(std::vector<int32_t>{3, 31, 0, 17, 8});
+          RopeParams p{.n_tokens = n_tokens, .n_heads = n_heads, .head_dim = head_dim, .n_rot = n_rot,
+                       .freq_base = 1e6f, .freq_scale = 0.5f, .style = style, .n_heads2 = n_heads_kv};
+          KvWriteParams kw{.n_tokens = n_tokens, .k_row = k_row, .v_row = v_row};
+          p.x = q.c<float>(); p.x2 = k.c<float>(); p.positions = pos.c<int32_t>();
+          kw.k = k.c<float>(); kw.v = v.c<float>(); kw.k_cache = k_cache.c<float>(); kw.v_cache = v_cache.c<float>();
+          kw.slots = slots.c<int32_t>();
+          p.kv_write = &kw;
+          ASSERT_TRUE(cpu_->Rope(p).ok());
+          p.x = q.g<float>(); p.x2 = k.g<float>(); p.positions = pos.g<int32_t>();
+          kw.k = k.g<float>(); kw.v = v.g<float>(); kw.k_cache = k_cache.g<float>(); kw.v_cache = v_cache.g<float>();
+          kw.slots = slots.g<int32_t>();
+          ASSERT_TRUE(gpu_->Rope(p).ok());
+          const std::string what = absl::StrCat(head_dim, " ", n_rot, " ", static_cast<int>(style));
+          EXPECT_LT(RelativeError(Download<float>(q), CpuCopy<float>(q)), kElementwiseTolerance) << "q " << what;
+          EXPECT_LT(RelativeError(Download<float>(k), CpuCopy<float>(k)), kElementwiseTolerance) << "k " << what;
+          EXPECT_LT(RelativeError(Download<float>(k_cache), CpuCopy<float>(k_cache)), kElementwiseTolerance)
+              << "k cache " << what;
+          EXPECT_EQ(Download<float>(v_cache), CpuCopy<float>(v_cache)) << "v cache " << what;
+          // The cache's K rows are the rotated K, bit for bit.
+          const std::vector<float> k_now = Download<float>(k), cache_now = Download<float>(k_cache);
+          const std::vector<int32_t> slot_ids = {3, 31, 0, 17, 8};
+          for (int32_t t = 0; t < n_tokens; ++t) {
+            EXPECT_EQ(std::memcmp(&cache_now[size_t{1} * slot_ids[t] * k_row], &k_now[size_t{1} * t * k_row],
+                                  sizeof(float) * k_row),
+                      0)
+                << "token " << t << " " << what;
+          }
         }
       }
     }

@@ -303,6 +303,34 @@ TEST_F(CudaTwinTest, NormCopyFeedsGroupedAndLoneProductsOfMixedTypes) {
   }
 }
 
+// An int8 copy made while recording belongs to the recording (its kernel has not run): once the
+// recording ends, a product over the norm's output quantizes the values that are there.
+TEST_F(CudaTwinTest, RecordingDropsTheInt8Copy) {
+  const int64_t dim = 512;
+  const std::vector<uint8_t> bytes = RandomWeight(GgmlType::kQ8_0, 64, dim, rng_);
+  const WeightView w = *gpu_->UploadWeight({.type = static_cast<uint32_t>(GgmlType::kQ8_0), .rows = 64, .cols = dim,
+                                            .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(GgmlType::kQ8_0),
+                                                                                dim),
+                                            .data = bytes.data()},
+                                           "w");
+  TwinBuffer x = Twin(RandomFloats(dim)), norm_w = Twin(RandomFloats(dim));
+  TwinBuffer h = Twin(RandomFloats(dim)), other = Twin(RandomFloats(dim)), copied = Empty(sizeof(float) * dim);
+  TwinBuffer y1 = Empty(sizeof(float) * 64), y2 = Empty(sizeof(float) * 64);
+  // The copy's buffer exists before the recording (growing it there would spoil the recording).
+  ASSERT_TRUE(gpu_->RmsNormForProducts(x.g<float>(), norm_w.g<float>(), 1, dim, 1e-5f, other.g<float>()).ok());
+  ASSERT_TRUE(gpu_->MatMul(w, other.g<float>(), 1, y1.g<float>()).ok());  // grows the matvec scratch
+  ASSERT_TRUE(gpu_->BeginRecording().ok());
+  ASSERT_TRUE(gpu_->RmsNormForProducts(x.g<float>(), norm_w.g<float>(), 1, dim, 1e-5f, h.g<float>()).ok());
+  absl::StatusOr<int64_t> id = gpu_->EndRecording();
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(gpu_->MatMul(w, h.g<float>(), 1, y1.g<float>()).ok());
+  const std::vector<float> values = Download<float>(h);  // h as it was: the norm was only recorded
+  ASSERT_TRUE(gpu_->CopyToDevice(copied.g<float>(), values.data(), sizeof(float) * dim).ok());
+  ASSERT_TRUE(gpu_->MatMul(w, copied.g<float>(), 1, y2.g<float>()).ok());
+  EXPECT_EQ(Download<float>(y1), Download<float>(y2));
+  gpu_->DropRecording(*id);
+}
+
 TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
   const GgmlType type = GetParam();
   const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
