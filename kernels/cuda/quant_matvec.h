@@ -4,7 +4,7 @@
 // Shape/limits: n_tokens in [1, kQuantMatVecMaxTokens]; cols a whole number of the type's blocks
 // (16 elements for F32/F16/BF16); x 16-byte aligned; rows < 2^31. Any alignment of W.
 //
-// Fast path for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q4_K, Q5_K, Q6_K (when a scratch buffer of
+// Fast path for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (when a scratch buffer of
 // QuantMatVecScratchBytes is given and W and row_bytes are multiples of 4 bytes, 16 for
 // Q4_K/Q5_K): a small kernel quantizes x to int8 blocks of 32 with a float scale each (as
 // llama.cpp's q8_1) into the scratch buffer, then each thread reads parts of weight blocks of

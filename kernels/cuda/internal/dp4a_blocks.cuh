@@ -12,7 +12,7 @@
 //
 // Loads are 4-byte words (16-byte vectors for Q4_K/Q5_K) at the blocks' own alignment; the
 // kernel needs W aligned to kAlign and row_bytes a multiple of kRowAlign. Blocks that sit at
-// 2 mod 4 (Q8_0, Q4_0, Q5_0, Q6_K, whose sizes are only even) are read as aligned words and
+// 2 mod 4 (Q8_0, Q4_0, Q5_0, Q3_K, Q6_K, whose sizes are only even) are read as aligned words and
 // shifted (LoadWords). Everything a part needs for all tokens (levels, float scales) is decoded in
 // Load, so a token costs only its activation loads, the __dp4a and a few multiply-adds.
 #pragma once
@@ -208,6 +208,54 @@ struct Q2_KDot {
   }
 };
 
+// Q3_K (hmask[32] @0, qs[64] @32, scales[12] @96, d @108; 110 bytes, so blocks sit at 0 or 2 mod
+// 4): laid out as Q2_K — part (n, h) = sub / 2, sub % 2 holds qs[32n + 16h ..] (16 bytes), bit pair
+// j of it elements 128n + 32j + 16h .. (sub-block 8n + 2j + h, half h of Q8 block 4n + j) — plus
+// hmask[16h ..] bit 4n + j: level = low bits + 4 * high bit - 4, scale 6 bits - 32.
+struct Q3_KDot {
+  static constexpr int kBlockElems = 256, kBlockBytes = 110, kSubs = 4, kAlign = 4, kRowAlign = 4;
+  static constexpr bool kInt8 = true;
+  struct Part {
+    uint32_t q[4][4];  // levels + 4 (0..7) of bit pair j
+    float d[4];        // d * (scale - 32) of sub-block 8n + 2j + h
+  };
+  // Scale s (0..15) from the 12 packed bytes (ggml's aux shuffle): low 4 bits from byte s % 4 of
+  // word (s / 4) % 2 (upper nibble for s >= 8), high 2 bits from byte s % 4 of word 2.
+  __device__ __forceinline__ static int Scale(const uint32_t (&sc)[3], int s) {
+    const int g = s / 4, b = s % 4;
+    const uint32_t low = ((g % 2 == 0 ? sc[0] : sc[1]) >> (8 * b + (g >= 2 ? 4 : 0))) & 0xFu;
+    const uint32_t high = (sc[2] >> (8 * b + 2 * g)) & 0x3u;
+    return static_cast<int>(low | (high << 4)) - 32;
+  }
+  __device__ __forceinline__ static void Load(const uint8_t* b, int sub, Part& p) {
+    const int n = sub / 2, h = sub % 2;
+    uint32_t q[4], hm[4], sc[3];
+    LoadWords(b + 32 + 32 * n + 16 * h, q);
+    LoadWords(b + 16 * h, hm);
+    LoadWords(b + 96, sc);
+    const float d = Half(Ld16(b + 108));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        p.q[j][k] = ((q[k] >> (2 * j)) & 0x03030303u) | (((hm[k] >> (4 * n + j)) & 0x01010101u) << 2);
+      }
+      p.d[j] = d * static_cast<float>(Scale(sc, 8 * n + 2 * j + h));
+    }
+  }
+  __device__ __forceinline__ static float Dot(const Part& p, int sub, const XBlocks& x) {
+    const int n = sub / 2, h = sub % 2;
+    float v = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float4 m = LoadMeta(x.m + 4 * n + j);
+      const int s = Dot16(p.q[j], LoadX16(x.q + 128 * n + 32 * j + 16 * h));
+      v = fmaf(p.d[j] * m.x, static_cast<float>(s), fmaf(-4.0f * p.d[j], HalfSum(m, h), v));
+    }
+    return v;
+  }
+};
+
 // Q4_K (d, dmin, scales[12] @0, qs[128] @16) and Q5_K (qh[32] @16, qs @48): part (c, h) = sub / 2,
 // sub % 2 holds qs[32c + 16h ..]: low nibbles are elements 64c + 16h .. (sub-block 2c, half h of
 // Q8 block 2c), high nibbles 64c + 32 + 16h .. (sub-block 2c + 1); Q5_K's fifth bits come from
@@ -363,6 +411,7 @@ bool DispatchDotType(GgmlType type, F&& f) {
     case GgmlType::kQ5_0: f(Q45Dot<false, true, 1>{}); return true;
     case GgmlType::kQ5_1: f(Q45Dot<true, true, 1>{}); return true;
     case GgmlType::kQ2_K: f(Q2_KDot{}); return true;
+    case GgmlType::kQ3_K: f(Q3_KDot{}); return true;
     case GgmlType::kQ4_K: f(QxKDot<false>{}); return true;
     case GgmlType::kQ5_K: f(QxKDot<true>{}); return true;
     case GgmlType::kQ6_K: f(Q6_KDot{}); return true;

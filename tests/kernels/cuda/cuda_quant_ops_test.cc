@@ -30,6 +30,7 @@ bool TakesInt8Path(GgmlType type, int64_t cols, int32_t n_tokens, int misalign) 
     case GgmlType::kQ5_0:
     case GgmlType::kQ5_1:
     case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K:
     case GgmlType::kQ6_K:
       return misalign % 4 == 0 && row_bytes % 4 == 0;
     case GgmlType::kQ4_K:

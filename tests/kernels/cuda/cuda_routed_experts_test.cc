@@ -126,7 +126,7 @@ TEST_F(CudaRoutedExpertsShapeTest, RefusesRowsItCannotLoad) {
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaRoutedExpertsTest,
                          ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_1,
-                                           GgmlType::kQ2_K, GgmlType::kQ4_K, GgmlType::kQ6_K),
+                                           GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ6_K),
                          [](const auto& info) { return kernels::GgmlTypeName(info.param); });
 
 }  // namespace
