@@ -63,11 +63,19 @@ std::optional<ExpertPolicy> ToExpertPolicy(PrecisionPolicy p) {
 absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
     std::shared_ptr<const GgufFile> file, const EngineOptions& options,
     const std::function<void(std::string_view)>& progress) {
+  HOBBIT_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(options));
+  return Create(std::move(file), options, progress, std::move(backend));
+}
+
+absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
+    std::shared_ptr<const GgufFile> file, const EngineOptions& options,
+    const std::function<void(std::string_view)>& progress, std::unique_ptr<Backend> backend) {
+  if (backend == nullptr) return absl::InvalidArgumentError("model step executor: no backend");
   auto say = [&](std::string_view line) {
     if (progress) progress(line);
   };
   std::unique_ptr<ModelStepExecutor> ex(new ModelStepExecutor());
-  HOBBIT_ASSIGN_OR_RETURN(ex->backend_, MakeBackend(options));
+  ex->backend_ = std::move(backend);
   // "auto" resolves here: say which backend the model runs on.
   say(absl::StrCat("loading model weights on the ", std::string(ex->backend_->name()), " backend"));
   // Options that only apply to other settings are accepted (one config serves several setups)

@@ -29,6 +29,11 @@ class ModelStepExecutor final : public StepExecutor {
   static absl::StatusOr<std::unique_ptr<ModelStepExecutor>> Create(
       std::shared_ptr<const GgufFile> file, const EngineOptions& options,
       const std::function<void(std::string_view)>& progress);
+  // The same on a backend the caller made (tests: a CPU backend that records like CUDA);
+  // options.backend is not consulted.
+  static absl::StatusOr<std::unique_ptr<ModelStepExecutor>> Create(
+      std::shared_ptr<const GgufFile> file, const EngineOptions& options,
+      const std::function<void(std::string_view)>& progress, std::unique_ptr<Backend> backend);
 
   absl::Status Execute(const StepPlan& plan, StepOutput* out) override;
   void BeginSequence(int64_t seq_id, PrecisionPolicy policy) override;

@@ -3,7 +3,9 @@
 // transformers for F32, its numpy forward for Q8_0), and 16 concurrent requests with chunked
 // prefill and KV preemption produce exactly what each produces alone.
 #include <cctype>
+#include <cstdio>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -12,9 +14,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/engine_parts.h"
+#include "runtime/engine/model_step_executor.h"
+#include "runtime/gguf/gguf_file.h"
 #include "runtime/model/model_config.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "runtime/tokenizer/tokenizer_vocab.h"
 #include "tests/runtime/engine/engine_test_util.h"
+#include "tests/support/recording_backend.h"
 
 namespace hobbit::runtime {
 namespace {
@@ -82,15 +89,8 @@ TEST_P(EngineModelTest, GreedyMatchesReference) {
   EXPECT_EQ(r.text, engine->tokenizer().Decode(r.tokens, /*skip_special=*/true));
 }
 
-TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
-  EngineOptions options = Options();
-  options.scheduler.step_token_budget = 48;  // prompts of up to 56 tokens prefill in chunks
-  options.kv.block_size = 8;
-  std::unique_ptr<Engine> probe = MakeEngine(options);
-  ASSERT_NE(probe, nullptr);
-  const ModelConfig config = probe->model_config();
-  probe.reset();
-  const std::vector<int32_t> base = ReadIds(FixturePath(GetParam(), "prompt.txt"));
+// 16 greedy requests of mixed prompt and output lengths (prompts of up to 56 tokens).
+std::vector<GenerateRequest> MixedRequests(const std::vector<int32_t>& base, const ModelConfig& config) {
   std::mt19937 rng(11);
   std::vector<GenerateRequest> requests;
   for (int i = 0; i < 16; ++i) {
@@ -99,30 +99,30 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
     for (int k = 0; k < extra; ++k) prompt.push_back(static_cast<int32_t>(3 + rng() % (config.n_vocab - 3)));
     requests.push_back(Greedy(prompt, 8 + static_cast<int32_t>(rng() % 25)));
   }
-  // Alone: one request at a time.
-  std::vector<RequestResult> alone;
-  {
-    std::unique_ptr<Engine> engine = MakeEngine(options);
-    ASSERT_NE(engine, nullptr);
-    EventRecorder rec;
-    for (const GenerateRequest& r : requests) {
-      absl::StatusOr<RequestId> id = engine->Submit(r, rec.Sink());
-      ASSERT_TRUE(id.ok()) << id.status();
-      alone.push_back(rec.WaitFinal(*id));
-    }
+  return requests;
+}
+
+// One request at a time.
+std::vector<RequestResult> RunAlone(Engine& engine, const std::vector<GenerateRequest>& requests) {
+  std::vector<RequestResult> results;
+  EventRecorder rec;
+  for (const GenerateRequest& r : requests) {
+    absl::StatusOr<RequestId> id = engine.Submit(r, rec.Sink());
+    EXPECT_TRUE(id.ok()) << id.status();
+    if (!id.ok()) return results;
+    results.push_back(rec.WaitFinal(*id));
   }
-  // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
-  // batching, chunked prefill and preemption with recompute.
-  const int64_t bytes_per_token =
-      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
-  options.kv.cache_bytes = bytes_per_token * options.kv.block_size * 40;
-  std::unique_ptr<Engine> engine = MakeEngine(options);
-  ASSERT_NE(engine, nullptr);
-  EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
+  return results;
+}
+
+// All at once; each result must equal `alone`'s.
+void RunTogetherAndCompare(Engine& engine, const std::vector<GenerateRequest>& requests,
+                           const std::vector<RequestResult>& alone) {
+  ASSERT_EQ(alone.size(), requests.size());
   EventRecorder rec;
   std::vector<RequestId> ids;
   for (const GenerateRequest& r : requests) {
-    absl::StatusOr<RequestId> id = engine->Submit(r, rec.Sink());
+    absl::StatusOr<RequestId> id = engine.Submit(r, rec.Sink());
     ASSERT_TRUE(id.ok()) << id.status();
     ids.push_back(*id);
   }
@@ -133,10 +133,105 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
     EXPECT_EQ(got.tokens, alone[i].tokens);
     EXPECT_EQ(got.text, alone[i].text);
   }
+}
+
+TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
+  EngineOptions options = Options();
+  options.scheduler.step_token_budget = 48;  // prompts of up to 56 tokens prefill in chunks
+  options.kv.block_size = 8;
+  std::unique_ptr<Engine> probe = MakeEngine(options);
+  ASSERT_NE(probe, nullptr);
+  const ModelConfig config = probe->model_config();
+  probe.reset();
+  const std::vector<GenerateRequest> requests =
+      MixedRequests(ReadIds(FixturePath(GetParam(), "prompt.txt")), config);
+  std::vector<RequestResult> alone;
+  {
+    std::unique_ptr<Engine> engine = MakeEngine(options);
+    ASSERT_NE(engine, nullptr);
+    alone = RunAlone(*engine, requests);
+  }
+  // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
+  // batching, chunked prefill and preemption with recompute.
+  const int64_t bytes_per_token =
+      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
+  options.kv.cache_bytes = bytes_per_token * options.kv.block_size * 40;
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
+  RunTogetherAndCompare(*engine, requests, alone);
   const EngineStats stats = engine->GetStats();
   EXPECT_GT(stats.preemptions, 0u) << "the workload was meant to exhaust the KV cache";
   EXPECT_EQ(stats.kv_blocks_used, 0);
   EXPECT_EQ(stats.requests_finished, 16u);
+}
+
+// An engine on a CPU backend that records decode steps the way the CUDA backend does
+// (tests/support/recording_backend.h), so engine.device_routing and engine.cuda_graphs take effect.
+std::unique_ptr<Engine> MakeRecordingEngine(const EngineOptions& options) {
+  absl::StatusOr<std::unique_ptr<GgufFile>> opened = GgufFile::Open(options.model_path);
+  EXPECT_TRUE(opened.ok()) << opened.status();
+  if (!opened.ok()) return nullptr;
+  std::shared_ptr<const GgufFile> file = std::move(*opened);
+  EngineParts parts;
+  absl::StatusOr<TokenizerVocab> vocab = LoadTokenizerVocab(*file);
+  EXPECT_TRUE(vocab.ok()) << vocab.status();
+  if (!vocab.ok()) return nullptr;
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Create(std::move(*vocab));
+  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
+  if (!tokenizer.ok()) return nullptr;
+  parts.tokenizer = std::move(*tokenizer);
+  absl::StatusOr<std::unique_ptr<ModelStepExecutor>> executor =
+      ModelStepExecutor::Create(file, options, {}, std::make_unique<test_support::RecordingCpuBackend>());
+  EXPECT_TRUE(executor.ok()) << executor.status();
+  if (!executor.ok()) return nullptr;
+  parts.model_config = (*executor)->model_config();
+  parts.num_kv_blocks = (*executor)->num_kv_blocks();
+  parts.executor = std::move(*executor);
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::CreateFromParts(options, std::move(parts));
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+// Continuous batching with recorded decode steps (engine.cuda_graphs, on by default): the
+// concurrent workload above — batches that change size every few steps, chunked prefill,
+// preemption with recompute — on the recording backend gives exactly what each request gives
+// alone with every step run directly, and steps were replayed.
+TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
+  EngineOptions options = Options();
+  options.scheduler.step_token_budget = 48;
+  options.kv.block_size = 8;
+  std::unique_ptr<Engine> probe = MakeRecordingEngine(options);
+  ASSERT_NE(probe, nullptr);
+  const ModelConfig config = probe->model_config();
+  probe.reset();
+  const std::vector<GenerateRequest> requests =
+      MixedRequests(ReadIds(FixturePath(GetParam(), "prompt.txt")), config);
+  std::vector<RequestResult> alone;
+  {
+    EngineOptions direct = options;
+    direct.cuda_graphs = false;
+    std::unique_ptr<Engine> engine = MakeRecordingEngine(direct);
+    ASSERT_NE(engine, nullptr);
+    alone = RunAlone(*engine, requests);
+    EXPECT_EQ(engine->GetStats().recordings.replayed, 0u);
+  }
+  const int64_t bytes_per_token =
+      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
+  options.kv.cache_bytes = bytes_per_token * options.kv.block_size * 40;
+  ASSERT_TRUE(options.cuda_graphs);
+  std::unique_ptr<Engine> engine = MakeRecordingEngine(options);
+  ASSERT_NE(engine, nullptr);
+  RunTogetherAndCompare(*engine, requests, alone);
+  const EngineStats stats = engine->GetStats();
+  EXPECT_GT(stats.preemptions, 0u);
+  EXPECT_GT(stats.recordings.recorded, 0u);
+  EXPECT_GT(stats.recordings.replayed, stats.recordings.recorded) << "recorded shapes were meant to be replayed";
+  std::printf("%s %s: %llu shapes recorded, %llu steps replayed, %llu failed, %llu steps in all\n",
+              GetParam().dir.c_str(), GetParam().model.c_str(),
+              static_cast<unsigned long long>(stats.recordings.recorded),
+              static_cast<unsigned long long>(stats.recordings.replayed),
+              static_cast<unsigned long long>(stats.recordings.failed), static_cast<unsigned long long>(stats.steps));
 }
 
 INSTANTIATE_TEST_SUITE_P(HfTiny, EngineModelTest,
