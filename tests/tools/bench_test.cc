@@ -185,6 +185,20 @@ for r in res:
     if r["mode"] == "ondemand-lru":
         check(r["low_slots"] == 0 and r["phases"][0]["experts"]["misses_low"] == 0, "ondemand-lru used low copies")
 check(d["config"]["budget_bytes"] == [d["config"]["all_expert_bytes"]], "budget 1 is all the experts")
+# The weights a decode token reads, worked out from the tiny preset's shape (F16 matrices, F32 norms
+# and router; 4 heads and 2 KV heads of 32): attention, norms, router, 2 of 8 experts a layer, one
+# embedding row, the output norm and head.
+c = d["config"]
+e, ff, V, L, E, k = c["n_embd"], c["n_ff_exp"], c["n_vocab"], c["n_layer"], c["n_expert"], c["n_expert_used"]
+q, kv = 128, 64
+layer = 2 * (e * q + 2 * e * kv + q * e) + 2 * 4 * e + 4 * e * E + k * 3 * 2 * e * ff
+check(c["all_expert_bytes"] == L * E * 3 * 2 * e * ff, "all_expert_bytes %d" % c["all_expert_bytes"])
+check(c["decode_weight_bytes"] == L * layer + 2 * e + 4 * e + 2 * V * e, "decode_weight_bytes %d" % c["decode_weight_bytes"])
+check(c["roofline_bytes_per_second"] == 1e10, "roofline bandwidth")
+for r in res:
+    p = r["phases"][0]
+    want = p["tokens"] / p["seconds"] * c["decode_weight_bytes"] / 1e10
+    check(abs(r["decode_roofline_fraction"] - want) <= 1e-8 * want, "%s roofline fraction" % r["mode"])  # %.10g
 check(len(d["config"]["stream_ids"]) == d["config"]["stream_tokens"] == 20, "stream ids")
 print("\n".join(bad) if bad else "OK")
 sys.exit(1 if bad else 0)
@@ -195,12 +209,13 @@ TEST(BenchCommandTest, TinyPresetRunsEveryModeAndTheFiguresAddUp) {
   const std::string json = TempPath("tiny.json");
   Result r = RunCommand(kTool + " bench --preset tiny --backend cpu --threads 2 --budgets 1 --tokens 20 --prompt-tokens 6 "
                          "--warmup 3 --batch 3 --batch-steps 2 --prefill 16,24 --probe-bytes 1048576 "
-                         "--thresholds 0.5,0.75/1,1 --json " + json);
+                         "--thresholds 0.5,0.75/1,1 --roofline-bandwidth 1e10 --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The tables come last, after the progress lines on stderr.
   const size_t table = r.output.rfind("cache and quality");
   ASSERT_NE(table, std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hobbit 1/1       1 ", table), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resident at batch 1: ", r.output.rfind("speed (b1")), std::string::npos) << r.output;
   Result check = CheckJson(json, kCheckTiny);
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
@@ -295,6 +310,10 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
   r = RunCommand(kTool + " bench --preset tiny --json /no/such/folder/out.json");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
+  r = RunCommand(kTool + " bench --preset tiny --roofline-bandwidth -4e12");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"), std::string::npos)
+      << r.output;
   r = RunCommand(kTool + " bench --preset tiny --cuda-graphs maybe");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--cuda-graphs: expected on or off, got 'maybe'"), std::string::npos) << r.output;

@@ -89,9 +89,9 @@ for b in ${BENCHES:-mixtral qwen3}; do
                  name="$type-routing-$routing-graphs-$graphs-tf32-$tf32"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
                    --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" --cuda-graphs "$graphs" \
-                   --tf32-prefill "$tf32" \
+                   --tf32-prefill "$tf32" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" \
                    --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
-                 echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -2
+                 echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -3
                done
              done
              continue ;;
@@ -99,9 +99,9 @@ for b in ${BENCHES:-mixtral qwen3}; do
              path="$(model qwen3-30b-a3b 0 q8_0)" || continue
              for graphs in ${QWEN3_GRAPHS:-off on}; do
                timeout 150 "$tool" bench --model "$path" --modes resident --tokens 32 --warmup 4 --batch 8 \
-                 --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
+                 --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
                  >"$out/bench-resident-qwen3-graphs-$graphs.txt" 2>&1
-               echo "exit $? (qwen3, graphs $graphs)"; grep -E "^resident|recorded" "$out/bench-resident-qwen3-graphs-$graphs.txt" | head -2
+               echo "exit $? (qwen3, graphs $graphs)"; grep -E "^resident|recorded" "$out/bench-resident-qwen3-graphs-$graphs.txt" | head -3
              done
              continue ;;
     ncu)

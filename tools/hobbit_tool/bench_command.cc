@@ -65,6 +65,8 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.cuda_graphs = o.cuda_graphs && backend.can_record();
   b.tf32_prefill = o.tf32_prefill && backend.name() == "cuda";
   b.link_bytes_per_second = link;
+  b.decode_weight_bytes = DecodeWeightBytes(*model.file, c.n_expert, c.n_expert_used);
+  b.roofline_bytes_per_second = o.roofline_bandwidth;
   b.stream_source = o.text_path.empty() ? "seeded prompt + resident's greedy continuation" : absl::StrCat("text:", o.text_path);
   b.stream_tokens = o.stream_tokens;
   b.prompt_tokens = o.text_path.empty() ? o.prompt_tokens : 0;

@@ -87,6 +87,24 @@ int64_t AllRoutedExpertBytes(const runtime::GgufFile& file) {
   return total;
 }
 
+int64_t DecodeWeightBytes(const runtime::GgufFile& file, int32_t n_expert, int32_t n_expert_used) {
+  const bool tied_head = file.FindTensor("output.weight") == nullptr;
+  int64_t total = 0;
+  for (const runtime::GgufTensorInfo& t : file.tensors()) {
+    const auto bytes = static_cast<int64_t>(t.nbytes);
+    if (absl::StartsWith(t.name, "blk.") &&
+        (absl::EndsWith(t.name, ".ffn_gate_exps.weight") || absl::EndsWith(t.name, ".ffn_up_exps.weight") ||
+         absl::EndsWith(t.name, ".ffn_down_exps.weight"))) {
+      total += n_expert > 0 ? bytes / n_expert * n_expert_used : bytes;
+    } else if (t.name == "token_embd.weight") {
+      total += tied_head || t.ne[1] < 1 ? bytes : bytes / t.ne[1];
+    } else {
+      total += bytes;
+    }
+  }
+  return total;
+}
+
 absl::StatusOr<BenchModel> OpenBenchModel(const BenchOptions& options) {
   if (!options.preset.empty()) return Synthesize(options);
   BenchModel m;

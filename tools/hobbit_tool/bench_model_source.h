@@ -26,6 +26,12 @@ absl::StatusOr<BenchModel> OpenBenchModel(const BenchOptions& options);
 // fractional budget is a fraction of.
 int64_t AllRoutedExpertBytes(const runtime::GgufFile& file);
 
+// Bytes of weights one decode token reads at batch 1 (the HBM roofline's numerator): every tensor
+// in full but the routed experts (n_expert_used of n_expert per layer) and the token embedding
+// table (one row; the whole table when the output head is tied to it, as there is no
+// output.weight).
+int64_t DecodeWeightBytes(const runtime::GgufFile& file, int32_t n_expert, int32_t n_expert_used);
+
 // A preset's file size at `type`, close enough to pick a folder with room.
 absl::StatusOr<int64_t> EstimateSynthBytes(const SynthOptions& options);
 

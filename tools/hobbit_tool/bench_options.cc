@@ -205,6 +205,9 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("copy-bandwidth", "CPU backend: pace host->device copies to this many bytes/s (0: none)", false, false, "0");
   f.Add("probe-bytes", "bytes per pinned-bandwidth measurement copy", false, false, "268435456");
   f.Add("probe-repeats", "copies in the pinned-bandwidth measurement", false, false, "5");
+  f.Add("roofline-bandwidth", "device memory bandwidth in bytes/s (e.g. 4.25e12: cuda-kernel-bench's device copy "
+                              "line): print each mode's batch-1 decode as a share of the roofline (0: not printed)",
+        false, false, "0");
   f.Add("tune", "tune the eviction weights: replay resident's routing on calibration tokens", false, true);
   f.Add("calib-tokens", "--tune: calibration tokens (after the stream in --text, else seeded ids)", false, false, "128");
   f.Add("tune-step", "--tune: grid step of the weights on the simplex", false, false, "0.25");
@@ -261,6 +264,11 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(o.probe_bytes, flags.GetInt("probe-bytes", 1, int64_t{1} << 40));
   HOBBIT_ASSIGN_OR_RETURN(int64_t repeats, flags.GetInt("probe-repeats", 1, 1000));
   o.probe_repeats = static_cast<int32_t>(repeats);
+  HOBBIT_ASSIGN_OR_RETURN(o.roofline_bandwidth, flags.GetDouble("roofline-bandwidth"));
+  if (!(o.roofline_bandwidth >= 0.0) || std::isinf(o.roofline_bandwidth)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--roofline-bandwidth: ", o.roofline_bandwidth, " must be a finite number of bytes/s >= 0"));
+  }
   o.tune = flags.GetSwitch("tune");
   HOBBIT_ASSIGN_OR_RETURN(int64_t calib, flags.GetInt("calib-tokens", 1, 1 << 20));
   o.calib_tokens = static_cast<int32_t>(calib);

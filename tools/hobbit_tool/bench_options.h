@@ -59,6 +59,9 @@ struct BenchOptions {
 
   int64_t probe_bytes = int64_t{256} << 20;  // the pinned-bandwidth measurement
   int32_t probe_repeats = 5;
+  // Device memory bandwidth for the roofline figure (bytes/s; 0: none printed). Measure it with
+  // cuda-kernel-bench (its device-to-device copy line) on the machine the bench runs on.
+  double roofline_bandwidth = 0.0;
 
   bool device_routing = true;  // resident: the router's choice stays on the device
   bool cuda_graphs = true;     // resident: decode steps' layers recorded and replayed

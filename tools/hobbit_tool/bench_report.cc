@@ -86,7 +86,14 @@ void WritePhase(JsonWriter& w, const PhaseFigures& f) {
   w.EndObject();
 }
 
-void WriteResult(JsonWriter& w, const ModeResult& r) {
+// Batch-1 decode's share of the HBM roofline: tokens/s x bytes a token reads / bandwidth (0 when
+// no bandwidth was given).
+double RooflineFraction(const BenchConfig& c, const ModeResult& r) {
+  if (c.roofline_bytes_per_second <= 0.0) return 0.0;
+  return r.decode.tokens_per_second() * static_cast<double>(c.decode_weight_bytes) / c.roofline_bytes_per_second;
+}
+
+void WriteResult(JsonWriter& w, const ModeResult& r, const BenchConfig& c) {
   w.BeginObject();
   MemberStr(w, "mode", runtime::ExpertModeName(r.mode));
   MemberStr(w, "budget", r.budget_label);
@@ -102,6 +109,7 @@ void WriteResult(JsonWriter& w, const ModeResult& r) {
   }
   MemberInt(w, "high_slots", r.high_slots);
   MemberInt(w, "low_slots", r.low_slots);
+  Member(w, "decode_roofline_fraction", RooflineFraction(c, r));
   Member(w, "load_seconds", r.load_seconds);
   w.Key("recordings");
   w.BeginObject();
@@ -161,6 +169,8 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberBool(w, "cuda_graphs", c.cuda_graphs);
   MemberBool(w, "tf32_prefill", c.tf32_prefill);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
+  MemberInt(w, "decode_weight_bytes", c.decode_weight_bytes);
+  Member(w, "roofline_bytes_per_second", c.roofline_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);
   StringArray(w, "modes", c.modes);
@@ -280,7 +290,7 @@ std::string BenchJson(const BenchConfig& config, const std::vector<ModeResult>& 
   WriteConfig(w, config);
   w.Key("results");
   w.BeginArray();
-  for (const ModeResult& r : results) WriteResult(w, r);
+  for (const ModeResult& r : results) WriteResult(w, r, config);
   w.EndArray();
   w.Key("tuning");
   w.BeginArray();
@@ -307,9 +317,19 @@ std::string BenchTables(const BenchConfig& c, const std::vector<ModeResult>& res
       "\n%s: %s, %d layers, %d experts (top-%d), experts %s (%s all, low %s %s), backend %s, link %.2f GB/s\n",
       c.source, c.architecture, c.n_layer, c.n_expert, c.n_expert_used, c.expert_type, Bytes(c.all_expert_bytes),
       c.low_type.empty() ? "-" : c.low_type, Bytes(c.all_expert_low_bytes), c.backend, c.link_bytes_per_second / 1e9);
-  absl::StrAppend(&out, absl::StrFormat("stream: %s, %d tokens (%d warm-up); batch %d x %d steps\n\n", c.stream_source,
-                                        c.stream_tokens, c.warmup, c.batch, c.batch_steps));
+  absl::StrAppend(&out, absl::StrFormat("stream: %s, %d tokens (%d warm-up); batch %d x %d steps; a decode token "
+                                        "reads %s of weights\n\n",
+                                        c.stream_source, c.stream_tokens, c.warmup, c.batch, c.batch_steps,
+                                        Bytes(c.decode_weight_bytes)));
   absl::StrAppend(&out, "speed (b1 = the stream at batch 1; ratio = measured / transfer floor):\n", SpeedTable(results));
+  for (const ModeResult& r : results) {
+    if (r.mode != runtime::ExpertMode::kResident || !r.error.empty() || c.roofline_bytes_per_second <= 0.0) continue;
+    absl::StrAppend(&out, absl::StrFormat("resident at batch 1: %.1f %% of the roofline (%s of weights a token at "
+                                          "%.0f GB/s: %.0f tok/s)\n",
+                                          100.0 * RooflineFraction(c, r), Bytes(c.decode_weight_bytes),
+                                          c.roofline_bytes_per_second / 1e9,
+                                          c.roofline_bytes_per_second / static_cast<double>(c.decode_weight_bytes)));
+  }
   absl::StrAppend(&out, "\ncache and quality (the stream at batch 1, warm; quality over every position):\n",
                   CacheTable(results));
   if (!tuning.empty()) {

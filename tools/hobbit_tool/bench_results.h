@@ -75,6 +75,8 @@ struct BenchConfig {
   bool cuda_graphs = false;     // resident: decode steps were recorded and replayed
   bool tf32_prefill = false;    // CUDA: prefill products in TF32
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
+  int64_t decode_weight_bytes = 0;     // weights one decode token reads at batch 1 (DecodeWeightBytes)
+  double roofline_bytes_per_second = 0.0;  // --roofline-bandwidth (0: not given)
   std::string stream_source;  // "text:<path>" or "seeded prompt + resident greedy continuation"
   int32_t stream_tokens = 0, prompt_tokens = 0, warmup = 0, batch = 0, batch_steps = 0;
   std::vector<int32_t> prefill;
