@@ -135,6 +135,13 @@ void RunTogetherAndCompare(Engine& engine, const std::vector<GenerateRequest>& r
   }
 }
 
+// KV-cache bytes for `blocks` blocks of the model's layers.
+int64_t CacheBytes(const ModelConfig& config, int32_t block_size, int32_t blocks) {
+  const int64_t bytes_per_token =
+      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
+  return bytes_per_token * block_size * blocks;
+}
+
 TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   EngineOptions options = Options();
   options.scheduler.step_token_budget = 48;  // prompts of up to 56 tokens prefill in chunks
@@ -153,9 +160,7 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   }
   // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
   // batching, chunked prefill and preemption with recompute.
-  const int64_t bytes_per_token =
-      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
-  options.kv.cache_bytes = bytes_per_token * options.kv.block_size * 40;
+  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
   std::unique_ptr<Engine> engine = MakeEngine(options);
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
@@ -216,9 +221,7 @@ TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
     alone = RunAlone(*engine, requests);
     EXPECT_EQ(engine->GetStats().recordings.replayed, 0u);
   }
-  const int64_t bytes_per_token =
-      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
-  options.kv.cache_bytes = bytes_per_token * options.kv.block_size * 40;
+  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
   ASSERT_TRUE(options.cuda_graphs);
   std::unique_ptr<Engine> engine = MakeRecordingEngine(options);
   ASSERT_NE(engine, nullptr);
