@@ -15,7 +15,9 @@
 
 #include "gtest/gtest.h"
 #include "tests/support/run_command.h"
+#include "runtime/gguf/gguf_file.h"
 #include "tools/hobbit_tool/bench_json_writer.h"
+#include "tools/hobbit_tool/bench_model_source.h"
 #include "tools/hobbit_tool/bench_options.h"
 #include "tools/hobbit_tool/bench_quality.h"
 #include "tools/hobbit_tool/bench_tuner.h"
@@ -56,6 +58,21 @@ TEST(BenchBudgetTest, FractionsAndBytes) {
     EXPECT_FALSE(ParseBudget(bad).ok()) << bad;
   }
   EXPECT_NE(std::string(ParseBudget("2.5").status().message()).find("'2.5'"), std::string::npos);
+}
+
+// Older Mixtral files keep one tensor per expert (blk.N.ffn_gate.E.weight); the fixture's two files
+// hold the same model, so the expert and decode byte counts agree.
+TEST(BenchModelSourceTest, StackedAndPerExpertFilesCountTheSameBytes) {
+  const std::string dir = std::string(HOBBIT_SOURCE_DIR) + "/tests/fixtures/hf_tiny/mixtral/";
+  absl::StatusOr<std::unique_ptr<runtime::GgufFile>> stacked = runtime::GgufFile::Open(dir + "model-f32.gguf");
+  absl::StatusOr<std::unique_ptr<runtime::GgufFile>> legacy = runtime::GgufFile::Open(dir + "model-f32-legacy.gguf");
+  ASSERT_TRUE(stacked.ok()) << stacked.status();
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  ASSERT_EQ((*legacy)->FindTensor("blk.0.ffn_gate_exps.weight"), nullptr) << "the legacy fixture is stacked";
+  EXPECT_GT(AllRoutedExpertBytes(**stacked), 0);
+  EXPECT_EQ(AllRoutedExpertBytes(**legacy), AllRoutedExpertBytes(**stacked));
+  EXPECT_EQ(DecodeWeightBytes(**legacy, 8, 2), DecodeWeightBytes(**stacked, 8, 2));
+  EXPECT_LT(DecodeWeightBytes(**stacked, 8, 2), DecodeWeightBytes(**stacked, 8, 8));
 }
 
 TEST(BenchQualityTest, IdenticalRowsAgreeWithZeroDivergence) {

@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/base/status_macros.h"
 
@@ -75,34 +78,49 @@ absl::StatusOr<int64_t> EstimateSynthBytes(const SynthOptions& options) {
          (int64_t{64} << 20);  // metadata, vocabulary, norms and routers
 }
 
+namespace {
+
+// A routed expert's matrix: stacked (blk.N.ffn_gate_exps.weight) or one tensor per expert, as older
+// Mixtral files have it (blk.N.ffn_gate.E.weight; the model loader reads both).
+bool IsRoutedExpertTensor(absl::string_view name) {
+  if (!absl::StartsWith(name, "blk.") || !absl::EndsWith(name, ".weight")) return false;
+  for (absl::string_view part : {".ffn_gate", ".ffn_up", ".ffn_down"}) {
+    const size_t at = name.find(part);
+    if (at == absl::string_view::npos) continue;
+    absl::string_view rest = name.substr(at + part.size());
+    rest.remove_suffix(absl::string_view(".weight").size());
+    if (rest == "_exps") return true;
+    // ".E" with E a number: one expert's matrix (not the shared expert's ".ffn_gate_shexp").
+    if (rest.size() >= 2 && rest[0] == '.' && absl::c_all_of(rest.substr(1), absl::ascii_isdigit)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int64_t AllRoutedExpertBytes(const runtime::GgufFile& file) {
   int64_t total = 0;
   for (const runtime::GgufTensorInfo& t : file.tensors()) {
-    if (absl::StartsWith(t.name, "blk.") &&
-        (absl::EndsWith(t.name, ".ffn_gate_exps.weight") || absl::EndsWith(t.name, ".ffn_up_exps.weight") ||
-         absl::EndsWith(t.name, ".ffn_down_exps.weight"))) {
-      total += static_cast<int64_t>(t.nbytes);
-    }
+    if (IsRoutedExpertTensor(t.name)) total += static_cast<int64_t>(t.nbytes);
   }
   return total;
 }
 
 int64_t DecodeWeightBytes(const runtime::GgufFile& file, int32_t n_expert, int32_t n_expert_used) {
   const bool tied_head = file.FindTensor("output.weight") == nullptr;
-  int64_t total = 0;
+  int64_t experts = 0, rest = 0;
   for (const runtime::GgufTensorInfo& t : file.tensors()) {
     const auto bytes = static_cast<int64_t>(t.nbytes);
-    if (absl::StartsWith(t.name, "blk.") &&
-        (absl::EndsWith(t.name, ".ffn_gate_exps.weight") || absl::EndsWith(t.name, ".ffn_up_exps.weight") ||
-         absl::EndsWith(t.name, ".ffn_down_exps.weight"))) {
-      total += n_expert > 0 ? bytes / n_expert * n_expert_used : bytes;
+    if (IsRoutedExpertTensor(t.name)) {
+      experts += bytes;
     } else if (t.name == "token_embd.weight") {
-      total += tied_head || t.ne[1] < 1 ? bytes : bytes / t.ne[1];
+      rest += tied_head || t.ne[1] < 1 ? bytes : bytes / t.ne[1];
     } else {
-      total += bytes;
+      rest += bytes;
     }
   }
-  return total;
+  // Every expert is the same size: n_expert_used of n_expert a layer.
+  return rest + (n_expert > 0 ? experts / n_expert * n_expert_used : experts);
 }
 
 absl::StatusOr<BenchModel> OpenBenchModel(const BenchOptions& options) {
