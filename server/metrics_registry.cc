@@ -189,12 +189,13 @@ MetricsRegistry::Metrics::Metrics(prometheus::Registry& r, absl::string_view ver
   prompt_tokens = NewCounter(r, "hobbit_prompt_tokens_total", "Prompt tokens prefilled");
   generated_tokens = NewCounter(r, "hobbit_generated_tokens_total", "Tokens generated");
   preemptions = NewCounter(r, "hobbit_preemptions_total", "Sequences preempted for KV space");
-  auto& graphs = NewCounterFamily(r, "hobbit_decode_graph_steps_total",
-                                  "Decode steps and CUDA graphs (engine.cuda_graphs): recorded = step shapes "
-                                  "recorded, replayed = steps run from a recording, failed = recordings that failed");
-  graph_recorded = &graphs.Add({{"outcome", "recorded"}});
-  graph_replayed = &graphs.Add({{"outcome", "replayed"}});
-  graph_failed = &graphs.Add({{"outcome", "failed"}});
+  graph_replayed = NewCounter(r, "hobbit_decode_graph_replays_total",
+                              "Decode steps run by replaying a recorded CUDA graph (engine.cuda_graphs)");
+  auto& recordings = NewCounterFamily(r, "hobbit_decode_graph_recordings_total",
+                                      "CUDA-graph recordings of decode steps (engine.cuda_graphs), by outcome: made, "
+                                      "or failed (that step shape then runs directly)");
+  graph_recorded = &recordings.Add({{"outcome", "made"}});
+  graph_failed = &recordings.Add({{"outcome", "failed"}});
   ttft = NewHistogram(r, "hobbit_time_to_first_token_seconds",
                       "Submit to first generated token", kLatencyBuckets);
   inter_token = NewHistogram(r, "hobbit_inter_token_latency_seconds",

@@ -112,6 +112,13 @@ panel("Per-sequence bytes per token", pct("hobbit_sequence_expert_bytes_per_toke
 panel("Build", [{"expr": "hobbit_build_info", "legendFormat": "{{version}}", "instant": True, "format": "table"}], "short", ptype="table",
       desc="Version of each scraped hobbitd.", extra={"options": {"showHeader": True}})
 endrow()
+row("Decode on the GPU")
+panel("CUDA graphs", [q(f"sum(rate(hobbit_decode_graph_replays_total[{R}]))", "steps replayed"),
+                      q(f"sum by (outcome) (rate(hobbit_decode_graph_recordings_total[{R}]))", "recordings {{outcome}}")],
+      "short",
+      desc="engine.cuda_graphs: decode steps run by replaying a recorded graph, and recordings made or failed "
+           "(a failed step shape runs directly). Zero on the CPU backend and in the offloading modes.")
+endrow()
 
 dash = {
     "uid": "hobbit-overview", "title": "hobbit", "description": "hobbitd serving and expert-cache metrics",

@@ -39,7 +39,7 @@ struct EngineOptions {
   // 3.4x at batch 1 (BENCHMARKS.md).
   bool device_routing = true;
   // CUDA: record the layers of a decode step once per shape and replay them (CUDA graphs;
-  // ModelLoadOptions::record_steps): one launch instead of ~14 per layer. Needs device routing
+  // ModelLoadOptions::record_steps): one launch a step instead of ~14 per layer. Needs device routing
   // and resident experts. On the H200 at batch 1: mixtral shape 613 -> 686 tok/s, qwen3-30b-a3b
   // 196 -> 248 tok/s (BENCHMARKS.md).
   bool cuda_graphs = true;

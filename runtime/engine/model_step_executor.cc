@@ -87,14 +87,6 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   ModelLoadOptions load;
   load.device_routing = options.device_routing && ex->backend_->device_routing_pays();
   load.record_steps = options.cuda_graphs && ex->backend_->can_record();
-  if (ex->backend_->name() == "cuda") {  // the GPU settings in effect (docs/gpu.md)
-    const bool resident = options.experts.mode == ExpertMode::kResident;
-    const auto on = [](bool b) { return b ? "on" : "off"; };
-    say(absl::StrCat("cuda: int8 activations ", on(options.int8_activations), ", device routing ",
-                     on(load.device_routing && resident), ", CUDA graphs ",
-                     on(load.record_steps && load.device_routing && resident), ", TF32 prefill ",
-                     on(options.tf32_prefill)));
-  }
   if (options.experts.mode != ExpertMode::kResident) {
     HOBBIT_RETURN_IF_ERROR(ValidateExpertOptions(options.experts));
     auto loader = std::make_unique<OffloadedExpertFfn>(options.experts, file, progress);
@@ -102,6 +94,13 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
     load.expert_ffn = std::move(loader);
   }
   HOBBIT_ASSIGN_OR_RETURN(ex->model_, Model::Load(std::move(file), *ex->backend_, std::move(load)));
+  if (ex->backend_->name() == "cuda") {  // the GPU settings in effect (docs/gpu.md)
+    const bool routed = ex->model_->DecodeRoutesOnDevice();
+    const auto on = [](bool b) { return b ? "on" : "off"; };
+    say(absl::StrCat("cuda: int8 activations ", on(options.int8_activations), ", device routing ", on(routed),
+                     ", CUDA graphs ", on(routed && options.cuda_graphs && ex->backend_->can_record()),
+                     ", TF32 prefill ", on(options.tf32_prefill)));
+  }
   HOBBIT_ASSIGN_OR_RETURN(ex->scheduler_config_, ResolveSchedulerConfig(options, ex->model_->config().n_ctx_train));
   const KvCacheShape shape = ex->model_->kv_shape();
   HOBBIT_ASSIGN_OR_RETURN(int32_t num_blocks,

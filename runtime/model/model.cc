@@ -100,6 +100,13 @@ absl::Status Model::RunLayersDirect(KvCache& kv, int32_t n) {
   return absl::OkStatus();
 }
 
+bool Model::DecodeRoutesOnDevice() {
+  for (int32_t l = 0; l < config_.n_layer; ++l) {
+    if (!expert_ffn_->CanRunRouted(l, 1)) return false;
+  }
+  return true;
+}
+
 absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
   if (!record_steps_ || !backend_.can_record()) return RunLayersDirect(kv, n);
   // Only layers that never wait for the host can be recorded: every MoE layer routed on the

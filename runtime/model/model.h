@@ -65,6 +65,9 @@ class Model {
     int64_t failed = 0;    // recordings that failed (those shapes then run directly)
   };
   const RecordingStats& recording_stats() const { return recording_stats_; }
+  // Whether one-token decode steps run every MoE layer routed on the device (device routing took
+  // effect), and so whether they can be recorded when record_steps is on.
+  bool DecodeRoutesOnDevice();
 
  private:
   // What a recording of the layers depends on besides the weights: the token count, the block

@@ -229,7 +229,9 @@ TEST(MetricsTest, ExposesRequestTokenAndExpertFigures) {
   EXPECT_EQ(hits + misses, lookups);
   EXPECT_EQ(SampleValue(*text, "hobbit_expert_misses_host_total"), 0);  // experts.cpu_path is off
   // The CPU backend records no decode steps (engine.cuda_graphs is a CUDA setting).
-  EXPECT_EQ(SampleValue(*text, "hobbit_decode_graph_steps_total{outcome=\"replayed\"}"), 0);
+  EXPECT_EQ(SampleValue(*text, "hobbit_decode_graph_replays_total"), 0);
+  EXPECT_EQ(SampleValue(*text, "hobbit_decode_graph_recordings_total{outcome=\"made\"}"), 0);
+  EXPECT_EQ(SampleValue(*text, "hobbit_decode_graph_recordings_total{outcome=\"failed\"}"), 0);
   EXPECT_GT(SampleValue(*text, "hobbit_expert_bytes_loaded_total{reason=\"demand\"}"), 0);
   EXPECT_GT(SampleValue(*text, "hobbit_expert_load_wait_seconds_total"), 0);
   EXPECT_EQ(SampleValue(*text, "hobbit_sequence_hit_ratio_count"), 4);

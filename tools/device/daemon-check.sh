@@ -3,7 +3,7 @@
 # ON the GPU machine inside one device `run` call (from the repository root), or here on the CPU
 # to check the script. For cuda_graphs true and false it starts hobbitd on the demo model
 # (resident experts), streams four greedy completions one at a time, then the same four at once,
-# and reads hobbit_decode_graph_steps_total from /metrics. Prints what differs; writes every text
+# and reads hobbit_decode_graph_replays_total from /metrics. Prints what differs; writes every text
 # and log under $OUT. Build the bundle here first:
 #
 #   tools/device/bundle.sh build-dev hobbitd hobbit hobbit-tool
@@ -63,7 +63,7 @@ YAML
   for i in "${!prompts[@]}"; do gen "$i" together & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || { echo "graphs $graphs: a concurrent stream failed"; status=1; }; done
   python3 -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())" \
-    "http://127.0.0.1:$mport/metrics" | grep -E '^hobbit_decode_graph_steps_total' | tee "$out/graphs-$graphs.metrics"
+    "http://127.0.0.1:$mport/metrics" | grep -E '^hobbit_decode_graph_(replays|recordings)_total' | tee "$out/graphs-$graphs.metrics"
   kill -TERM "$pid"; wait "$pid"; echo "graphs $graphs: hobbitd exit $?"
   for i in "${!prompts[@]}"; do
     if ! cmp -s "$out/text-graphs-$graphs-solo-$i.txt" "$out/text-graphs-$graphs-together-$i.txt"; then
@@ -79,7 +79,7 @@ for i in "${!prompts[@]}"; do
     echo "prompt $i: solo text DIFFERS with and without graphs"; status=1
   fi
 done
-replayed=$(awk '/outcome="replayed"/ {print $2}' "$out/graphs-true.metrics" 2>/dev/null)
+replayed=$(awk '/^hobbit_decode_graph_replays_total/ {print $2}' "$out/graphs-true.metrics" 2>/dev/null)
 echo "replayed decode steps with graphs on: ${replayed:-none}"
 if [ "$backend" = cuda ] && [ "${replayed%.*}" = 0 -o -z "$replayed" ]; then
   echo "no decode step was replayed on the GPU"; status=1

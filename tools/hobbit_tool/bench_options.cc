@@ -206,7 +206,7 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("probe-bytes", "bytes per pinned-bandwidth measurement copy", false, false, "268435456");
   f.Add("probe-repeats", "copies in the pinned-bandwidth measurement", false, false, "5");
   f.Add("roofline-bandwidth", "device memory bandwidth in bytes/s (e.g. 4.25e12: cuda-kernel-bench's device copy "
-                              "line): print each mode's batch-1 decode as a share of the roofline (0: not printed)",
+                              "line): print resident's batch-1 decode as a share of the HBM roofline (0: not printed)",
         false, false, "0");
   f.Add("tune", "tune the eviction weights: replay resident's routing on calibration tokens", false, true);
   f.Add("calib-tokens", "--tune: calibration tokens (after the stream in --text, else seeded ids)", false, false, "128");

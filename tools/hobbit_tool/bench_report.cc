@@ -109,7 +109,10 @@ void WriteResult(JsonWriter& w, const ModeResult& r, const BenchConfig& c) {
   }
   MemberInt(w, "high_slots", r.high_slots);
   MemberInt(w, "low_slots", r.low_slots);
-  Member(w, "decode_roofline_fraction", RooflineFraction(c, r));
+  // Resident's share of the HBM roofline (the offloading modes are bound by the link instead).
+  if (r.mode == runtime::ExpertMode::kResident && c.roofline_bytes_per_second > 0.0) {
+    Member(w, "decode_roofline_fraction", RooflineFraction(c, r));
+  }
   Member(w, "load_seconds", r.load_seconds);
   w.Key("recordings");
   w.BeginObject();

@@ -201,7 +201,8 @@ std::unique_ptr<Engine> MakeRecordingEngine(const EngineOptions& options) {
 // Continuous batching with recorded decode steps (engine.cuda_graphs, on by default): the
 // concurrent workload above — batches that change size every few steps, chunked prefill,
 // preemption with recompute — on the recording backend gives exactly what each request gives
-// alone with every step run directly, and steps were replayed.
+// alone with every step run directly, and steps were replayed. (mixtral records a shape per batch
+// size up to 4; qwen2moe, top-4 of 6 experts, routes on the device at batch 1 only.)
 TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
   EngineOptions options = Options();
   options.scheduler.step_token_budget = 48;

@@ -114,5 +114,19 @@ TEST(RecordedStepsFallbackTest, ASpoiltRecordingRunsTheStepDirectly) {
             0);
 }
 
+// DecodeRoutesOnDevice says whether device routing took effect (hobbitd's load line reports it).
+TEST(RecordedStepsFallbackTest, DecodeRoutesOnDeviceFollowsDeviceRouting) {
+  for (bool device_routing : {true, false}) {
+    RecordingCpuBackend backend;
+    auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
+    ASSERT_TRUE(file.ok()) << file.status();
+    ModelLoadOptions options;
+    options.device_routing = device_routing;
+    auto model = Model::Load(std::move(*file), backend, std::move(options));
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_EQ((*model)->DecodeRoutesOnDevice(), device_routing);
+  }
+}
+
 }  // namespace
 }  // namespace hobbit::runtime
