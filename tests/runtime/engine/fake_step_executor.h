@@ -30,6 +30,9 @@ class FakeStepExecutor final : public StepExecutor {
   // Settings; set them before the engine runs steps, or under the gate.
   void set_step_delay(absl::Duration d) { step_delay_ = d; }
   void set_poison_token(int32_t t) { poison_token_ = t; }
+  // What Recordings() reports (decode steps recorded and replayed, as a CUDA model would).
+  void set_recordings(StepRecordingStats r) { recordings_ = r; }
+  StepRecordingStats Recordings() const override { return recordings_; }
 
   // While closed, Execute blocks at its start; entered() counts steps that reached the gate.
   void CloseGate() {
@@ -94,6 +97,7 @@ class FakeStepExecutor final : public StepExecutor {
   std::vector<int32_t> slots_;  // engine thread only
   absl::Duration step_delay_ = absl::ZeroDuration();
   int32_t poison_token_ = -1;
+  StepRecordingStats recordings_;
   absl::Mutex mu_;
   bool gate_open_ ABSL_GUARDED_BY(mu_) = true;
   int entered_ ABSL_GUARDED_BY(mu_) = 0;
