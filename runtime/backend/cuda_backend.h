@@ -118,6 +118,8 @@ class CudaBackend final : public Backend {
   const void* const* ExpertTable(std::span<const WeightView> views);
   // The kernel's parameters for RoutedExperts (no scratch yet), or nullopt where it cannot run.
   std::optional<kernels::RoutedExpertsParams> RoutedKernelParams(const RoutedExpertsParams& p);
+  // InvalidArgument naming `op` for a weight type/width the CUDA kernels cannot read.
+  static absl::Status CheckWeight(const WeightView& w, std::string_view op);
   // Retires the copies that have completed (pending_ front to back); with `until`, blocks until
   // the copies up to that fence have.
   absl::Status RetireCopies(std::optional<CopyFence> until);
