@@ -72,6 +72,15 @@ absl::StatusOr<std::vector<runtime::PrecisionThresholds>> ParseThresholds(const 
   return out;
 }
 
+// An on|off flag; anything else is refused naming the flag and the value.
+absl::StatusOr<bool> OnOff(const FlagParser& flags, const char* name) {
+  const std::string value = flags.GetString(name);
+  if (value != "on" && value != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": expected on or off, got '", value, "'"));
+  }
+  return value == "on";
+}
+
 absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
                              std::vector<runtime::PrecisionThresholds>& thresholds) {
   const std::optional<runtime::LowFormat> low = runtime::ParseLowFormat(flags.GetString("low-format"));
@@ -87,16 +96,8 @@ absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
   e.w_fld = w[3];
   HOBBIT_ASSIGN_OR_RETURN(int64_t depth, flags.GetInt("prefetch-depth", 0, 16));
   e.prefetch_depth = static_cast<int32_t>(depth);
-  const std::string throttle = flags.GetString("prefetch-throttle");
-  if (throttle != "on" && throttle != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--prefetch-throttle: expected on or off, got '", throttle, "'"));
-  }
-  e.prefetch_throttle = throttle == "on";
-  const std::string cpu_path = flags.GetString("cpu-path");
-  if (cpu_path != "on" && cpu_path != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--cpu-path: expected on or off, got '", cpu_path, "'"));
-  }
-  e.cpu_path = cpu_path == "on";
+  HOBBIT_ASSIGN_OR_RETURN(e.prefetch_throttle, OnOff(flags, "prefetch-throttle"));
+  HOBBIT_ASSIGN_OR_RETURN(e.cpu_path, OnOff(flags, "cpu-path"));
   HOBBIT_ASSIGN_OR_RETURN(e.copy_bandwidth, flags.GetDouble("copy-bandwidth"));
   e.state_dir = flags.GetString("state-dir");
   // Runs must not depend on earlier runs: the cache always starts empty here.
@@ -227,21 +228,9 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   o.seed = static_cast<uint64_t>(seed);
   o.threads = static_cast<int32_t>(threads);
   o.backend = flags.GetString("backend");
-  const std::string routing = flags.GetString("device-routing");
-  if (routing != "on" && routing != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--device-routing: expected on or off, got '", routing, "'"));
-  }
-  o.device_routing = routing == "on";
-  const std::string graphs = flags.GetString("cuda-graphs");
-  if (graphs != "on" && graphs != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--cuda-graphs: expected on or off, got '", graphs, "'"));
-  }
-  o.cuda_graphs = graphs == "on";
-  const std::string tf32 = flags.GetString("tf32-prefill");
-  if (tf32 != "on" && tf32 != "off") {
-    return absl::InvalidArgumentError(absl::StrCat("--tf32-prefill: expected on or off, got '", tf32, "'"));
-  }
-  o.tf32_prefill = tf32 == "on";
+  HOBBIT_ASSIGN_OR_RETURN(o.device_routing, OnOff(flags, "device-routing"));
+  HOBBIT_ASSIGN_OR_RETURN(o.cuda_graphs, OnOff(flags, "cuda-graphs"));
+  HOBBIT_ASSIGN_OR_RETURN(o.tf32_prefill, OnOff(flags, "tf32-prefill"));
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));
