@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -312,38 +313,26 @@ TEST(BenchCommandTest, StateDirKeepsTheLowCopiesBetweenRuns) {
 }
 
 TEST(BenchCommandTest, BadUsageIsNamed) {
-  Result r = RunCommand(kTool + " bench --preset tiny --model " + kDemo);
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("exactly one of --model and --preset"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --budgets 0.25,lots");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--budgets: 'lots' is not a number"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --modes resident,fast");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("unknown mode 'fast'"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("exceeds the model's context of 512"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --weights inf,0,0,0");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--weights: 'inf' is not a finite number"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --json /no/such/folder/out.json");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--json: cannot write '/no/such/folder/out.json'"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --roofline-bandwidth -4e12");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"), std::string::npos)
-      << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --cuda-graphs maybe");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--cuda-graphs: expected on or off, got 'maybe'"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --preset tiny --state-dir /tmp");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--state-dir needs --model"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --model " + kDemo + " --state-dir /no/such/folder");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("--state-dir: /no/such/folder is not a directory"), std::string::npos) << r.output;
-  r = RunCommand(kTool + " bench --help");
+  // Each bad invocation exits 1 with a message naming the problem.
+  const std::pair<std::string, std::string> cases[] = {
+      {" bench --preset tiny --model " + kDemo, "exactly one of --model and --preset"},
+      {" bench --preset tiny --budgets 0.25,lots", "--budgets: 'lots' is not a number"},
+      {" bench --preset tiny --modes resident,fast", "unknown mode 'fast'"},
+      {" bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096",
+       "exceeds the model's context of 512"},
+      {" bench --preset tiny --weights inf,0,0,0", "--weights: 'inf' is not a finite number"},
+      {" bench --preset tiny --json /no/such/folder/out.json", "--json: cannot write '/no/such/folder/out.json'"},
+      {" bench --preset tiny --roofline-bandwidth -4e12",
+       "--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"},
+      {" bench --preset tiny --cuda-graphs maybe", "--cuda-graphs: expected on or off, got 'maybe'"},
+      {" bench --preset tiny --state-dir /tmp", "--state-dir needs --model"},
+      {" bench --model " + kDemo + " --state-dir /no/such/folder", "--state-dir: /no/such/folder is not a directory"}};
+  for (const auto& [args, message] : cases) {
+    const Result r = RunCommand(kTool + args);
+    EXPECT_EQ(r.exit_code, 1) << args;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  }
+  const Result r = RunCommand(kTool + " bench --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("--budgets"), std::string::npos) << r.output;
 }
