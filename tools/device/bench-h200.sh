@@ -25,6 +25,10 @@
 #                    qwen3 shape 4 layers; Q8_0, device routing), summarized by kind per layer
 #                    (tools/device/ncu-summary.py); the CSVs land in $OUT
 #
+# The resident runs print their share of the HBM roofline at ROOFLINE_BW bytes/s: default 4.25e12,
+# cuda-kernel-bench's measured device-to-device copy on the H200 (4,257-4,264 GB/s in the runs of
+# bench/results/cuda-matvec-h200-*.json); set ROOFLINE_BW from that tool on another GPU.
+#
 # Each model is synthesized once per call into /dev/shm (hobbit-tool synth) and its low copies
 # are kept in /dev/shm/hobbit-bench-state (--state-dir), so the runs after the first of a model
 # skip both (making int2 copies of 8 Mixtral layers takes ~150 s of the call on 16 cores).
