@@ -1,5 +1,5 @@
 // The weight-block dot products of the CUDA decode kernels (kernels/cuda/internal/dp4a_blocks.cuh),
-// compiled as host C++ with the four CUDA intrinsics they use emulated, against the CPU
+// compiled as host C++ with the CUDA intrinsics they use emulated, against the CPU
 // dequantizer (kernels/quant) on random rows: every part of every block, blocks at each alignment
 // a row can put them at. Runs without a GPU (in CI), so a layout slip in a new block type shows
 // before the GPU suite runs; the GPU suite checks the kernels themselves.
@@ -18,7 +18,8 @@
 #include "kernels/quant/dequantize.h"
 #include "kernels/quant/quantize.h"
 
-// Host stand-ins for the device intrinsics dp4a_blocks.cuh calls (same results bit for bit).
+// Host stand-ins for the device intrinsics dp4a_blocks.cuh calls (same results bit for bit; the
+// mixed-sign dp4a, which has no intrinsic, has its host form in the header).
 template <class T>
 static T __ldg(const T* p) {
   T v;
@@ -32,11 +33,18 @@ static int __dp4a(int a, int b, int c) {
 static unsigned __funnelshift_r(unsigned lo, unsigned hi, unsigned shift) {
   return static_cast<unsigned>(((static_cast<uint64_t>(hi) << 32) | lo) >> (shift & 31));
 }
+static unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+  const uint64_t bytes = (static_cast<uint64_t>(y) << 32) | x;
+  unsigned r = 0;
+  for (int i = 0; i < 4; ++i) r |= static_cast<unsigned>((bytes >> (8 * ((s >> (4 * i)) & 7))) & 0xFF) << (8 * i);
+  return r;
+}
 static float __uint_as_float(unsigned bits) {
   float f;
   std::memcpy(&f, &bits, sizeof(f));
   return f;
 }
+static float __int_as_float(int bits) { return __uint_as_float(static_cast<unsigned>(bits)); }
 using std::fmaf;
 
 // The header's `#pragma unroll` lines mean nothing to the host compiler (-Wno-unknown-pragmas in
