@@ -6,7 +6,9 @@
 // batches, rotating over enough weight copies that they exceed the L2 cache several times. Each
 // call includes the activation quantization of the fast path (a scratch buffer is given, as the
 // CUDA backend does). Reports GB/s of weight bytes and the fraction of the copy bandwidth, as a
-// table on stdout and JSON (--json PATH).
+// table on stdout and JSON (--json PATH). Then the RMSNorm that routes (RmsNormQuantizeRouteF32)
+// against the three kernels it replaces (RMSNorm with quantization, the float32 router product,
+// the top-k) at the mixtral and qwen3-30b-a3b shapes, one token, router copies rotated past L2.
 //
 //   cuda-kernel-bench --json bench.json
 #include <cuda_runtime.h>
@@ -22,6 +24,8 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
 #include "kernels/cuda/quant_matvec.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/router_topk.h"
 #include "kernels/quant/quantize.h"
 
 namespace hobbit::kernels {
@@ -92,6 +96,74 @@ struct Result {
   double ms, gbps, fraction;
 };
 
+struct RouteResult {
+  int64_t dim;
+  int32_t n_expert, k;
+  double separate_ms, fused_ms;
+};
+
+std::vector<RouteResult> TimeRouting(const cudaDeviceProp& prop, const float* x, void* q8, std::mt19937& rng) {
+  const struct {
+    int64_t dim;
+    int32_t n_expert, k;
+  } shapes[] = {{4096, 8, 2}, {2048, 128, 8}};
+  std::vector<RouteResult> results;
+  for (const auto& shape : shapes) {
+    const size_t bytes = sizeof(float) * shape.dim * shape.n_expert;
+    const int copies = static_cast<int>((4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1);
+    std::vector<float> host(static_cast<size_t>(shape.dim) * shape.n_expert);
+    std::normal_distribution<float> dist(0.0f, 0.05f);
+    for (float& v : host) v = dist(rng);
+    uint8_t* w = nullptr;
+    float *norm = nullptr, *out = nullptr, *logits = nullptr, *weights = nullptr;
+    int32_t* ids = nullptr;
+    void* route_scratch = nullptr;
+    const size_t route_bytes = NormRouteScratchBytes(1, shape.dim, shape.n_expert);
+    Check(cudaMalloc(&w, bytes * copies), "malloc router");
+    for (int c = 0; c < copies; ++c) Check(cudaMemcpy(w + c * bytes, host.data(), bytes, cudaMemcpyHostToDevice), "copy");
+    Check(cudaMalloc(&norm, sizeof(float) * shape.dim), "malloc");
+    Check(cudaMemcpy(norm, x, sizeof(float) * shape.dim, cudaMemcpyDeviceToDevice), "copy norm");
+    Check(cudaMalloc(&out, sizeof(float) * shape.dim), "malloc");
+    Check(cudaMalloc(&logits, sizeof(float) * shape.n_expert), "malloc");
+    Check(cudaMalloc(&weights, sizeof(float) * shape.k), "malloc");
+    Check(cudaMalloc(&ids, sizeof(int32_t) * shape.k), "malloc");
+    Check(cudaMalloc(&route_scratch, route_bytes), "malloc");
+    Check(cudaMemset(route_scratch, 0, route_bytes), "zero");
+    const RmsNormParams np{.x = x, .weight = norm, .n_rows = 1, .dim = shape.dim, .eps = 1e-5f, .out = out};
+    const double separate = MedianMs(
+        [&](int i) {
+          const bool ok =
+              RmsNormQuantizeF32(np, q8, nullptr).ok() &&
+              QuantMatVec({.type = GgmlType::kF32, .w = w + (i % copies) * bytes, .rows = shape.n_expert,
+                           .cols = shape.dim, .row_bytes = static_cast<int64_t>(sizeof(float)) * shape.dim, .x = out,
+                           .n_tokens = 1, .y = logits},
+                          nullptr)
+                  .ok() &&
+              RouterTopKF32({.logits = logits, .n_tokens = 1, .n_expert = shape.n_expert, .k = shape.k,
+                             .ids = ids, .weights = weights},
+                            nullptr)
+                  .ok();
+          if (!ok) std::exit(5);
+        },
+        copies, 15);
+    const double fused = MedianMs(
+        [&](int i) {
+          const NormRouteParams r{.w = w + (i % copies) * bytes, .type = GgmlType::kF32,
+                                  .row_bytes = static_cast<int64_t>(sizeof(float)) * shape.dim,
+                                  .n_expert = shape.n_expert, .k = shape.k, .logits = logits, .ids = ids,
+                                  .weights = weights, .scratch = route_scratch};
+          if (!RmsNormQuantizeRouteF32(np, q8, r, nullptr).ok()) std::exit(6);
+        },
+        copies, 15);
+    results.push_back({shape.dim, shape.n_expert, shape.k, separate, fused});
+    for (void* p : {static_cast<void*>(w), static_cast<void*>(norm), static_cast<void*>(out),
+                    static_cast<void*>(logits), static_cast<void*>(weights), static_cast<void*>(ids), route_scratch}) {
+      cudaFree(p);
+    }
+  }
+  return results;
+}
+
 }  // namespace
 }  // namespace hobbit::kernels
 
@@ -154,6 +226,7 @@ int main(int argc, char** argv) {
       cudaFree(w);
     }
   }
+  const std::vector<RouteResult> routing = TimeRouting(prop, x, scratch, rng);
   Check(cudaDeviceSynchronize(), "final sync");
   std::string json = absl::StrCat("{\n  \"device\": \"", prop.name, "\",\n  \"copy_gbps\": ", copy_gbps,
                                   ",\n  \"matvec\": [\n");
@@ -166,6 +239,16 @@ int main(int argc, char** argv) {
     absl::StrAppend(&json, "    {\"type\": \"", r.type, "\", \"rows\": ", r.rows, ", \"cols\": ", r.cols,
                     ", \"n_tokens\": ", r.n_tokens, ", \"us\": ", r.ms * 1e3, ", \"gbps\": ", r.gbps,
                     ", \"fraction_of_copy\": ", r.fraction, "}", i + 1 < results.size() ? ",\n" : "\n");
+  }
+  json += "  ],\n  \"routing\": [\n";
+  std::printf("\n%-5s %7s %4s %16s %16s\n", "dim", "experts", "k", "3 kernels us", "routing norm us");
+  for (size_t i = 0; i < routing.size(); ++i) {
+    const RouteResult& r = routing[i];
+    std::printf("%-5lld %7d %4d %16.2f %16.2f\n", static_cast<long long>(r.dim), r.n_expert, r.k, r.separate_ms * 1e3,
+                r.fused_ms * 1e3);
+    absl::StrAppend(&json, "    {\"dim\": ", r.dim, ", \"n_expert\": ", r.n_expert, ", \"k\": ", r.k,
+                    ", \"separate_us\": ", r.separate_ms * 1e3, ", \"fused_us\": ", r.fused_ms * 1e3, "}",
+                    i + 1 < routing.size() ? ",\n" : "\n");
   }
   json += "  ]\n}\n";
   if (!json_path.empty()) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "kernels/base/ggml_type.h"
 
 struct CUstream_st;
 
@@ -29,5 +30,34 @@ absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream);
 // Needs dim % 32 == 0, out != x, x / out / weight / q8 16-byte aligned.
 bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8);
 absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream);
+
+// RmsNormQuantizeF32 that also routes its output as an MoE layer's router does, in the same
+// kernel (decode: the router's product and top-k are otherwise two launches of a few microseconds
+// each, per layer): logits[t, e] = sum_c W[e, c] out[t, c], then for each row the softmax, top k
+// and renormalization of RouterTopKF32 (router_topk.h), ids and weights in device memory. Each
+// block adds its share of every logit to the scratch; the last block to finish sums the shares
+// in a fixed order and routes (so results do not depend on scheduling).
+inline constexpr int64_t kNormRouteMaxRows = 8;
+
+struct NormRouteParams {
+  const void* w = nullptr;  // device [n_expert, row_bytes]: the router, F32, F16 or BF16 (16 / 8-byte aligned)
+  GgmlType type = GgmlType::kF32;
+  int64_t row_bytes = 0;    // >= dim elements
+  int32_t n_expert = 0;     // <= kRouterMaxExperts
+  int32_t k = 0;            // 1..n_expert
+  bool renormalize = true;
+  float* logits = nullptr;  // device [n_rows, n_expert], written
+  int32_t* ids = nullptr;   // device [n_rows, k], sorted by weight descending
+  float* weights = nullptr; // device [n_rows, k]
+  // Device, NormRouteScratchBytes, 16-byte aligned, all zero before its first launch (the kernel
+  // leaves it so for the next one). One launch at a time may use it.
+  void* scratch = nullptr;
+};
+
+size_t NormRouteScratchBytes(int64_t n_rows, int64_t dim, int32_t n_expert);
+// RmsNormQuantizeCanRun, n_rows <= kNormRouteMaxRows, n_rows * n_expert <= 2048, and a router the
+// kernel reads.
+bool RmsNormQuantizeRouteCanRun(const RmsNormParams& p, const void* q8, const NormRouteParams& r);
+absl::Status RmsNormQuantizeRouteF32(const RmsNormParams& p, void* q8, const NormRouteParams& r, CUstream_st* stream);
 
 }  // namespace hobbit::kernels

@@ -46,6 +46,22 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
                     : p.x + (static_cast<int64_t>(t) * p.n_heads + head) * p.head_dim;
   float* cache = second && kv ? p.k_cache + slot * p.n_heads2 * p.head_dim + static_cast<int64_t>(head) * p.head_dim
                               : nullptr;
+  // The head's RMSNorm (all of its reads before any write below).
+  const float* norm = second ? p.norm2 : p.norm;
+  float scale = 1.0f;
+  if (norm != nullptr) {
+    __shared__ float partial[kHeadThreads / 32];
+    float sum = 0.0f;
+    for (int32_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) sum = fmaf(v[d], v[d], sum);
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    float total = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kHeadThreads / 32; ++w) total += partial[w];
+    scale = rsqrtf(total / static_cast<float>(p.head_dim) + p.norm_eps);
+  }
+  const auto normed = [&](int32_t d) { return norm != nullptr ? v[d] * scale * norm[d] : v[d]; };
   const int32_t half = p.n_rot / 2;
   for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
     const double inv_freq =
@@ -57,8 +73,8 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
     const float s = static_cast<float>(sd);
     const int32_t a = p.half_split ? i : 2 * i;
     const int32_t b = p.half_split ? i + half : 2 * i + 1;
-    const float x0 = v[a];
-    const float x1 = v[b];
+    const float x0 = normed(a);
+    const float x1 = normed(b);
     const float ra = x0 * c - x1 * s;
     const float rb = x0 * s + x1 * c;
     v[a] = ra;
@@ -68,8 +84,9 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
       cache[b] = rb;
     }
   }
-  if (cache != nullptr) {  // the dims past n_rot, as they are
-    for (int32_t d = p.n_rot + threadIdx.x; d < p.head_dim; d += blockDim.x) cache[d] = v[d];
+  for (int32_t d = p.n_rot + threadIdx.x; d < p.head_dim; d += blockDim.x) {  // the dims past n_rot
+    if (norm != nullptr) v[d] = normed(d);
+    if (cache != nullptr) cache[d] = v[d];
   }
 }
 

@@ -27,6 +27,11 @@ struct CudaRopeParams {
   // Optional second tensor at the same positions, [n_tokens, n_heads2, head_dim] (K beside Q).
   float* x2 = nullptr;
   int32_t n_heads2 = 0;
+  // Optional: each head of x (x2) RMS-normalized over head_dim and scaled by norm (norm2) before
+  // it rotates (qwen3's per-head q/k norms), as RmsNormF32 over rows of head_dim would.
+  const float* norm = nullptr;   // device [head_dim]
+  const float* norm2 = nullptr;  // device [head_dim]
+  float norm_eps = 1e-6f;
   // Optional, with x2: the rotated x2 rows and v's rows also go to the KV cache at slots[t]
   // (rows of n_heads2 * head_dim and v_row floats), as KvWriteF32 writes them.
   float* k_cache = nullptr;

@@ -127,6 +127,12 @@ struct RopeParams {
   // Optional: then WriteKv(*kv_write) in the same call (kv_write->k must be x2): the CUDA backend
   // rotates Q and K and fills the cache in one kernel instead of three.
   const KvWriteParams* kv_write = nullptr;
+  // Optional: every head of x (and x2) RMS-normalized over its head_dim first, scaled by
+  // head_norm (head_norm2) — qwen3's per-head q and k norms, as RmsNorm over rows of head_dim
+  // would give them (the CUDA backend does it in the rotation's kernel).
+  const float* head_norm = nullptr;   // [head_dim]
+  const float* head_norm2 = nullptr;  // [head_dim]
+  float head_norm_eps = 1e-6f;
 };
 
 // RopeParams' optional parts agree with each other (both backends check them alike).
@@ -139,6 +145,7 @@ inline absl::Status CheckRopeExtras(const RopeParams& p) {
        int64_t{p.kv_write->k_row} != int64_t{p.n_heads2} * p.head_dim)) {
     return absl::InvalidArgumentError("rope: kv_write must write x2 (n_tokens rows of n_heads2 x head_dim)");
   }
+  if (p.head_norm2 != nullptr && p.x2 == nullptr) return absl::InvalidArgumentError("rope: head_norm2 needs x2");
   return absl::OkStatus();
 }
 
@@ -269,6 +276,19 @@ class Backend {
   virtual absl::Status RmsNormForProducts(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                                           float* out) {
     return RmsNorm(x, weight, n_rows, dim, eps, out);
+  }
+  // An MoE layer's RmsNormForProducts followed by its router over the output: MatMul(router, out)
+  // into logits ([n_rows, rp.n_expert]), then Router(rp) over them (rp.logits is not read;
+  // rp.n_tokens == n_rows). The same results up to summation order; CUDA computes the logits and
+  // the choice in the norm's own kernel where it can (the choice kept in backend memory, a float
+  // router, a decode-sized batch).
+  virtual absl::Status RmsNormRoute(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                    float* out, const WeightView& router, float* logits, const RouterParams& rp) {
+    if (absl::Status s = RmsNormForProducts(x, weight, n_rows, dim, eps, out); !s.ok()) return s;
+    if (absl::Status s = MatMul(router, out, static_cast<int32_t>(n_rows), logits); !s.ok()) return s;
+    RouterParams from_logits = rp;
+    from_logits.logits = logits;
+    return Router(from_logits);
   }
   virtual absl::Status Rope(const RopeParams& p) = 0;
   virtual absl::Status WriteKv(const KvWriteParams& p) = 0;

@@ -172,6 +172,14 @@ absl::Status CpuBackend::Rope(const RopeParams& p) {
     return absl::InvalidArgumentError(absl::StrCat("rope: n_rot ", p.n_rot, " must be even and <= head_dim ", p.head_dim));
   }
   HOBBIT_RETURN_IF_ERROR(CheckRopeExtras(p));
+  if (p.head_norm != nullptr) {
+    HOBBIT_RETURN_IF_ERROR(
+        RmsNorm(p.x, p.head_norm, int64_t{p.n_tokens} * p.n_heads, p.head_dim, p.head_norm_eps, p.x));
+  }
+  if (p.head_norm2 != nullptr) {
+    HOBBIT_RETURN_IF_ERROR(
+        RmsNorm(p.x2, p.head_norm2, int64_t{p.n_tokens} * p.n_heads2, p.head_dim, p.head_norm_eps, p.x2));
+  }
   kernels::RopeF32Params k;
   k.x = p.x;
   k.positions = p.positions;

@@ -312,7 +312,8 @@ absl::Status CudaBackend::Rope(const RopeParams& p) {
   kernels::CudaRopeParams k{.x = p.x, .positions = p.positions, .n_tokens = p.n_tokens, .n_heads = p.n_heads,
                             .head_dim = p.head_dim, .n_rot = p.n_rot, .freq_base = p.freq_base,
                             .freq_scale = p.freq_scale, .half_split = p.style == RopeStyle::kHalfSplit,
-                            .x2 = p.x2, .n_heads2 = p.n_heads2};
+                            .x2 = p.x2, .n_heads2 = p.n_heads2, .norm = p.head_norm, .norm2 = p.head_norm2,
+                            .norm_eps = p.head_norm_eps};
   if (p.kv_write != nullptr) {
     k.k_cache = p.kv_write->k_cache;
     k.v_cache = p.kv_write->v_cache;

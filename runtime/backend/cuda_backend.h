@@ -84,6 +84,8 @@ class CudaBackend final : public Backend {
                                   float* out) override;
   absl::Status MatMuls(std::span<const WeightView* const> ws, const float* x, int32_t n_tokens,
                        std::span<float* const> ys) override;
+  absl::Status RmsNormRoute(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps, float* out,
+                            const WeightView& router, float* logits, const RouterParams& rp) override;
   absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                        float* out) override;
   absl::Status Rope(const RopeParams& p) override;
@@ -167,6 +169,9 @@ class CudaBackend final : public Backend {
   // until an op writes there or norm_q8_ is reallocated (ReserveNormQ8 counts reallocations; other
   // buffers growing does not touch the copy).
   std::unique_ptr<DeviceBuffer> norm_q8_;
+  // RmsNormRoute's scratch: a counter the kernel leaves at zero, and each block's share of the
+  // logits (zeroed when allocated).
+  std::unique_ptr<DeviceBuffer> route_scratch_;
   const float* norm_q8_x_ = nullptr;
   int64_t norm_q8_rows_ = 0;
   int64_t norm_q8_dim_ = 0;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
 #include "kernels/base/status_macros.h"
+#include "kernels/cuda/fill.h"
 #include "kernels/cuda/quant_matmul.h"
 #include "kernels/cuda/quant_matvec.h"
 #include "kernels/cuda/rms_norm.h"
@@ -161,6 +162,42 @@ absl::Status CudaBackend::RmsNormForProducts(const float* x, const float* weight
   HOBBIT_RETURN_IF_ERROR(ReserveNormQ8(kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens)));
   if (!kernels::RmsNormQuantizeCanRun(p, norm_q8_->data())) return RmsNorm(x, weight, n_rows, dim, eps, out);
   HOBBIT_RETURN_IF_ERROR(kernels::RmsNormQuantizeF32(p, norm_q8_->data(), stream_));
+  NormQ8Made(out, n_rows, dim);
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::RmsNormRoute(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
+                                       float* out, const WeightView& router, float* logits,
+                                       const RouterParams& rp) {
+  const kernels::RmsNormParams p{.x = x, .weight = weight, .n_rows = n_rows, .dim = dim, .eps = eps, .out = out};
+  kernels::NormRouteParams r{.w = router.data,
+                             .type = static_cast<GgmlType>(router.type),
+                             .row_bytes = router.row_bytes,
+                             .n_expert = rp.n_expert,
+                             .k = rp.k,
+                             .renormalize = rp.renormalize,
+                             .logits = logits,
+                             .ids = rp.ids_device,
+                             .weights = rp.weights_device};
+  // The choice stays on the device (RoutedExperts reads it there) and the norm would quantize.
+  const bool fits = options_.int8_activations && rp.n_tokens == n_rows && router.rows == rp.n_expert &&
+                    router.cols == dim && n_rows <= kernels::kQuantMatVecMaxTokens;
+  if (!fits || rp.ids_device == nullptr || rp.weights_device == nullptr) {
+    return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
+  }
+  norm_q8_x_ = nullptr;
+  HOBBIT_RETURN_IF_ERROR(ReserveNormQ8(kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens)));
+  const size_t scratch_bytes = kernels::NormRouteScratchBytes(kernels::kNormRouteMaxRows, dim, rp.n_expert);
+  if (!route_scratch_ || route_scratch_->bytes() < scratch_bytes) {
+    HOBBIT_RETURN_IF_ERROR(Reserve(route_scratch_, scratch_bytes, "router scratch"));
+    HOBBIT_RETURN_IF_ERROR(kernels::FillF32(route_scratch_->as<float>(), 0.0f,
+                                            static_cast<int64_t>(route_scratch_->bytes() / sizeof(float)), stream_));
+  }
+  r.scratch = route_scratch_->data();
+  if (!kernels::RmsNormQuantizeRouteCanRun(p, norm_q8_->data(), r)) {
+    return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
+  }
+  HOBBIT_RETURN_IF_ERROR(kernels::RmsNormQuantizeRouteF32(p, norm_q8_->data(), r, stream_));
   NormQ8Made(out, n_rows, dim);
   return absl::OkStatus();
 }

@@ -179,10 +179,7 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   if (w.bq) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.q(), w.bq, n, q_width));
   if (w.bk) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.k(), w.bk, n, k_width));
   if (w.bv) HOBBIT_RETURN_IF_ERROR(backend_.AddRowBias(s.v(), w.bv, n, v_width));
-  if (c.qk_norm == QkNorm::kPerHead) {
-    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.q(), w.q_norm, int64_t{n} * c.n_head, c.head_dim_k, c.rms_eps, s.q()));
-    HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.k(), w.k_norm, int64_t{n} * c.n_head_kv, c.head_dim_k, c.rms_eps, s.k()));
-  } else if (c.qk_norm == QkNorm::kFullWidth) {
+  if (c.qk_norm == QkNorm::kFullWidth) {
     HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.q(), w.q_norm, n, q_width, c.rms_eps, s.q()));
     HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.k(), w.k_norm, n, k_width, c.rms_eps, s.k()));
   }
@@ -198,6 +195,11 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   rope.n_heads = c.n_head;
   rope.x2 = s.k();
   rope.n_heads2 = c.n_head_kv;
+  if (c.qk_norm == QkNorm::kPerHead) {  // normalized in the rotation's call
+    rope.head_norm = w.q_norm;
+    rope.head_norm2 = w.k_norm;
+    rope.head_norm_eps = c.rms_eps;
+  }
 
   KvWriteParams kw;
   kw.k = s.k();
@@ -236,10 +238,7 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
   const ModelConfig& c = config_;
   StepScratch& s = *scratch_;
   const int64_t width = int64_t{n} * c.n_embd;
-  HOBBIT_RETURN_IF_ERROR(backend_.RmsNormForProducts(s.x(), w.ffn_norm, n, c.n_embd, c.rms_eps, s.h()));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(w.router, s.h(), n, s.router_logits()));
   RouterParams rp;
-  rp.logits = s.router_logits();
   rp.n_tokens = n;
   rp.n_expert = c.n_expert;
   rp.k = c.n_expert_used;
@@ -251,7 +250,8 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
     rp.ids_device = s.expert_ids_device();
     rp.weights_device = s.expert_weights_device();
   }
-  HOBBIT_RETURN_IF_ERROR(backend_.Router(rp));
+  HOBBIT_RETURN_IF_ERROR(backend_.RmsNormRoute(s.x(), w.ffn_norm, n, c.n_embd, c.rms_eps, s.h(), w.router,
+                                                 s.router_logits(), rp));
   if (routed && c.n_ff_shexp == 0) {
     // Straight into the residual stream: x + (sum of the experts) is what the zeroed buffer and
     // the Add below give, two launches fewer per layer.

@@ -6,16 +6,20 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
+#include "kernels/cuda/rms_norm.h"
 #include "kernels/quant/quantize.h"
 #include "tests/kernels/cuda/cuda_twin_test.h"
 
 namespace hobbit::runtime {
 namespace {
+
+using kernels::GgmlType;
 
 // float32 elementwise math (expf, rsqrtf, fused multiply-adds) against the CPU's libm: ulps.
 constexpr double kElementwiseTolerance = 1e-6;
@@ -61,11 +65,13 @@ TEST_F(CudaTwinTest, RopeBothStylesAndPartialRotation) {
 }
 
 // Q and K rotated in one call and the KV cache written by it (RopeParams::x2, kv_write), as the
-// model calls it: equal to the CPU backend's Rope, Rope and WriteKv.
+// model calls it, with and without qwen3's per-head norms first (head_norm, head_norm2): equal to
+// the CPU backend's RmsNorm, Rope, Rope and WriteKv.
 TEST_F(CudaTwinTest, RopeOfQAndKWithCacheWrite) {
-  // (KV heads, extra V floats): V rows split evenly over the KV heads' blocks, and (3 heads, 32
-  // extra) a row that does not split, copied by one block.
-  for (const auto& [n_heads_kv, v_extra] : {std::pair{2, 0}, std::pair{3, 32}}) {
+  // (KV heads, extra V floats, head norms): V rows split evenly over the KV heads' blocks, and (3
+  // heads, 32 extra) a row that does not split, copied by one block.
+  for (const auto& [n_heads_kv, v_extra, norms] :
+       {std::tuple{2, 0, false}, std::tuple{3, 32, false}, std::tuple{2, 0, true}, std::tuple{3, 32, true}}) {
     for (int32_t head_dim : {64, 128}) {
       for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalfSplit}) {
         for (int32_t n_rot : {head_dim, head_dim / 2}) {
@@ -85,15 +91,27 @@ TEST_F(CudaTwinTest, RopeOfQAndKWithCacheWrite) {
           kw.k = k.c<float>(); kw.v = v.c<float>(); kw.k_cache = k_cache.c<float>(); kw.v_cache = v_cache.c<float>();
           kw.slots = slots.c<int32_t>();
           p.kv_write = &kw;
+          TwinBuffer q_norm = Twin(RandomFloats(head_dim)), k_norm = Twin(RandomFloats(head_dim));
+          p.head_norm_eps = 1e-5f;
+          if (norms) {
+            p.head_norm = q_norm.c<float>();
+            p.head_norm2 = k_norm.c<float>();
+          }
           ASSERT_TRUE(cpu_->Rope(p).ok());
           p.x = q.g<float>(); p.x2 = k.g<float>(); p.positions = pos.g<int32_t>();
           kw.k = k.g<float>(); kw.v = v.g<float>(); kw.k_cache = k_cache.g<float>(); kw.v_cache = v_cache.g<float>();
           kw.slots = slots.g<int32_t>();
+          if (norms) {
+            p.head_norm = q_norm.g<float>();
+            p.head_norm2 = k_norm.g<float>();
+          }
           ASSERT_TRUE(gpu_->Rope(p).ok());
-          const std::string what = absl::StrCat(head_dim, " ", n_rot, " ", static_cast<int>(style));
-          EXPECT_LT(RelativeError(Download<float>(q), CpuCopy<float>(q)), kElementwiseTolerance) << "q " << what;
-          EXPECT_LT(RelativeError(Download<float>(k), CpuCopy<float>(k)), kElementwiseTolerance) << "k " << what;
-          EXPECT_LT(RelativeError(Download<float>(k_cache), CpuCopy<float>(k_cache)), kElementwiseTolerance)
+          const std::string what =
+              absl::StrCat(head_dim, " ", n_rot, " ", static_cast<int>(style), norms ? " normed" : "");
+          const double tolerance = norms ? kReductionTolerance : kElementwiseTolerance;
+          EXPECT_LT(RelativeError(Download<float>(q), CpuCopy<float>(q)), tolerance) << "q " << what;
+          EXPECT_LT(RelativeError(Download<float>(k), CpuCopy<float>(k)), tolerance) << "k " << what;
+          EXPECT_LT(RelativeError(Download<float>(k_cache), CpuCopy<float>(k_cache)), tolerance)
               << "k cache " << what;
           EXPECT_EQ(Download<float>(v_cache), CpuCopy<float>(v_cache)) << "v cache " << what;
           // The cache's K rows are the rotated K, bit for bit.
@@ -187,6 +205,121 @@ TEST_F(CudaTwinTest, RouterTopKMatchesIdsAndWeights) {
   }
 }
 
+// The RMSNorm that routes (kernels/cuda/rms_norm.h, RmsNormQuantizeRouteF32: the norm, its int8
+// copy, the router's logits and top-k in one kernel) against the CPU's norm, router product and
+// router, called through the backend (which takes that kernel where RmsNormQuantizeRouteCanRun
+// says it may: checked here) at the mixtral and qwen3 shapes, a row narrower than one block's 128
+// elements, 60 experts, 40 picks, and the three float router types. The kernel leaves its counter
+// at zero: every call after the first reuses the scratch.
+TEST_F(CudaTwinTest, RmsNormRouteMatchesNormRouterProductAndTopK) {
+  struct Case {
+    int64_t dim;
+    int32_t n_expert, k;
+    bool renormalize;
+    GgmlType type;
+  };
+  const Case cases[] = {{4096, 8, 2, true, GgmlType::kF32},    {2048, 128, 8, true, GgmlType::kF32},
+                        {96, 60, 4, false, GgmlType::kF32},    {4096, 8, 2, true, GgmlType::kBF16},
+                        {2048, 128, 8, false, GgmlType::kF16}, {1024, 64, 40, true, GgmlType::kF16}};
+  for (const Case& c : cases) {
+    const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(c.type), c.dim);
+    const std::vector<float> w_f = RandomFloats(size_t{1} * c.n_expert * c.dim, 0.05f);
+    std::vector<uint8_t> w_bytes(c.n_expert * row_bytes);
+    for (int32_t e = 0; e < c.n_expert; ++e) {
+      ASSERT_TRUE(kernels::QuantizeRow(c.type, w_f.data() + e * c.dim, w_bytes.data() + e * row_bytes, c.dim).ok());
+    }
+    const WeightView host{.type = static_cast<uint32_t>(c.type),
+                          .rows = c.n_expert,
+                          .cols = c.dim,
+                          .row_bytes = row_bytes,
+                          .data = w_bytes.data()};
+    const WeightView router = *gpu_->UploadWeight(host, "router");
+    TwinBuffer norm_w = Twin(RandomFloats(c.dim));
+    for (int32_t n : {1, 3, 8, 1}) {
+      const std::string what = absl::StrCat(c.dim, " wide, ", c.n_expert, " experts, k ", c.k, ", ",
+                                            kernels::GgmlTypeName(c.type), ", ", n, " rows");
+      TwinBuffer x = Twin(RandomFloats(size_t{1} * n * c.dim, 2.0f));
+      TwinBuffer out = Empty(sizeof(float) * n * c.dim);
+      TwinBuffer logits = Empty(sizeof(float) * n * c.n_expert);
+      TwinBuffer ids = Empty(sizeof(int32_t) * n * c.k), weights = Empty(sizeof(float) * n * c.k);
+      std::vector<int32_t> ids_c(n * c.k);
+      std::vector<float> w_c(n * c.k);
+      RouterParams rp{.n_tokens = n,
+                      .n_expert = c.n_expert,
+                      .k = c.k,
+                      .renormalize = c.renormalize,
+                      .ids_host = ids_c.data(),
+                      .weights_host = w_c.data()};
+      ASSERT_TRUE(cpu_->RmsNormRoute(x.c<float>(), norm_w.c<float>(), n, c.dim, 1e-5f, out.c<float>(), host,
+                                     logits.c<float>(), rp)
+                      .ok());
+      rp.ids_device = ids.g<int32_t>();
+      rp.weights_device = weights.g<float>();
+      const kernels::RmsNormParams np{
+          .x = x.g<float>(), .weight = norm_w.g<float>(), .n_rows = n, .dim = c.dim, .out = out.g<float>()};
+      const kernels::NormRouteParams nr{.w = router.data,
+                                        .type = c.type,
+                                        .row_bytes = row_bytes,
+                                        .n_expert = c.n_expert,
+                                        .k = c.k,
+                                        .renormalize = c.renormalize,
+                                        .logits = logits.g<float>(),
+                                        .ids = rp.ids_device,
+                                        .weights = rp.weights_device,
+                                        .scratch = out.g<float>()};  // aligned
+      ASSERT_TRUE(kernels::RmsNormQuantizeRouteCanRun(np, out.g<float>(), nr)) << what;
+      ASSERT_TRUE(gpu_->RmsNormRoute(x.g<float>(), norm_w.g<float>(), n, c.dim, 1e-5f, out.g<float>(), router,
+                                     logits.g<float>(), rp)
+                      .ok());
+      EXPECT_LT(RelativeError(Download<float>(out), CpuCopy<float>(out)), kReductionTolerance) << what;
+      EXPECT_LT(RelativeError(Download<float>(logits), CpuCopy<float>(logits)), kReductionTolerance) << what;
+      EXPECT_EQ(Download<int32_t>(ids), ids_c) << what;
+      EXPECT_LT(RelativeError(Download<float>(weights), w_c), kReductionTolerance) << what;
+    }
+  }
+}
+
+// The routing norm's int8 copy feeds the products after it as RmsNormForProducts' does: a Q8_0
+// product over its output equals, bit for bit, the product over the same values copied in.
+TEST_F(CudaTwinTest, RmsNormRouteLeavesTheInt8CopyForTheProducts) {
+  const int64_t dim = 512, rows = 64;
+  const int32_t n = 2, n_expert = 8, k = 2;
+  const std::vector<float> w_f = RandomFloats(size_t{1} * rows * dim);
+  const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(GgmlType::kQ8_0), dim);
+  std::vector<uint8_t> w_bytes(rows * row_bytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    ASSERT_TRUE(kernels::QuantizeRow(GgmlType::kQ8_0, w_f.data() + r * dim, w_bytes.data() + r * row_bytes, dim).ok());
+  }
+  const WeightView w = *gpu_->UploadWeight({.type = static_cast<uint32_t>(GgmlType::kQ8_0),
+                                            .rows = rows,
+                                            .cols = dim,
+                                            .row_bytes = row_bytes,
+                                            .data = w_bytes.data()},
+                                           "w");
+  const std::vector<float> router_f = RandomFloats(size_t{1} * n_expert * dim);
+  const WeightView router = *gpu_->UploadWeight({.type = static_cast<uint32_t>(GgmlType::kF32),
+                                                 .rows = n_expert,
+                                                 .cols = dim,
+                                                 .row_bytes = dim * int64_t{sizeof(float)},
+                                                 .data = router_f.data()},
+                                                "router");
+  TwinBuffer x = Twin(RandomFloats(size_t{1} * n * dim)), norm_w = Twin(RandomFloats(dim));
+  TwinBuffer h = Empty(sizeof(float) * n * dim), copied = Empty(sizeof(float) * n * dim);
+  TwinBuffer logits = Empty(sizeof(float) * n * n_expert), ids = Empty(sizeof(int32_t) * n * k);
+  TwinBuffer weights = Empty(sizeof(float) * n * k);
+  TwinBuffer got = Empty(sizeof(float) * n * rows), want = Empty(sizeof(float) * n * rows);
+  RouterParams rp{.n_tokens = n, .n_expert = n_expert, .k = k};
+  rp.ids_device = ids.g<int32_t>();
+  rp.weights_device = weights.g<float>();
+  ASSERT_TRUE(
+      gpu_->RmsNormRoute(x.g<float>(), norm_w.g<float>(), n, dim, 1e-5f, h.g<float>(), router, logits.g<float>(), rp)
+          .ok());
+  ASSERT_TRUE(gpu_->MatMul(w, h.g<float>(), n, got.g<float>()).ok());
+  const std::vector<float> values = Download<float>(h);
+  ASSERT_TRUE(gpu_->CopyToDevice(copied.g<float>(), values.data(), sizeof(float) * values.size()).ok());
+  ASSERT_TRUE(gpu_->MatMul(w, copied.g<float>(), n, want.g<float>()).ok());
+  EXPECT_EQ(Download<float>(got), Download<float>(want));
+}
 
 class CudaAttentionTest : public CudaTwinTest {
  protected:
