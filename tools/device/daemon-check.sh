@@ -9,6 +9,11 @@
 #   tools/device/bundle.sh build-dev hobbitd hobbit hobbit-tool
 #   run(command="tools/device/daemon-check.sh build-dev", carry=["build-dev"])
 #
+# MODEL=PATH picks the model (default: the demo model). Decode steps are recorded only when every
+# MoE layer routes on the device (hobbitd's load line says "device routing on"); the demo model's
+# tiny expert rows do not fit the routed kernel, so on the GPU give a model that does, e.g. one
+# made there with `hobbit-tool synth --preset mixtral-8x7b --layers 2 --type q8_0 --out M.gguf`.
+#
 # What to expect: with graphs on, the replayed counter grows and the solo texts equal those with
 # graphs off (a replay computes what the direct step computes, bit for bit). Concurrent texts may
 # differ from solo ones where batching changes the products' summation (int8 activations per
@@ -21,7 +26,7 @@ export LD_LIBRARY_PATH="$PWD/$bundle/libs"
 bin="$PWD/$bundle/bin"
 out="${OUT:-/tmp/daemon-check}"
 mkdir -p "$out"
-model="$PWD/config/models/hobbit-demo-q8_0.gguf"
+model="${MODEL:-$PWD/config/models/hobbit-demo-q8_0.gguf}"
 prompts=("The history of the" "Once upon a time" "In the beginning there was" "The main reason why")
 status=0
 
@@ -82,6 +87,11 @@ done
 replayed=$(awk '/^hobbit_decode_graph_replays_total/ {print $2}' "$out/graphs-true.metrics" 2>/dev/null)
 echo "replayed decode steps with graphs on: ${replayed:-none}"
 if [ "$backend" = cuda ] && [ "${replayed%.*}" = 0 -o -z "$replayed" ]; then
-  echo "no decode step was replayed on the GPU"; status=1
+  if grep -q "device routing off" "$out/hobbitd-graphs-true.log"; then
+    echo "no decode step was replayed: this model's experts do not route on the device (see MODEL above)"
+  else
+    echo "no decode step was replayed on the GPU"
+  fi
+  status=1
 fi
 exit "$status"
