@@ -10,6 +10,7 @@
 #include "kernels/cuda/internal/pdl.cuh"
 #include "kernels/cuda/internal/quantize_x.cuh"
 #include "kernels/cuda/internal/router_warp.cuh"
+#include "kernels/cuda/internal/row_rms.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -19,18 +20,11 @@ constexpr int kThreads = 256;
 __global__ void RmsNormKernel(const float* __restrict__ x, const float* __restrict__ weight, int64_t dim, float eps,
                               float* out) {
   cuda_internal::AfterPriorGrid();
-  __shared__ float partial[kThreads / 32];
   const float* xr = x + blockIdx.x * dim;
   float* o = out + blockIdx.x * dim;
   float sum = 0.0f;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) sum = fmaf(xr[i], xr[i], sum);
-  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-  __syncthreads();
-  float total = 0.0f;
-#pragma unroll
-  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
-  const float scale = rsqrtf(total / static_cast<float>(dim) + eps);
+  const float scale = cuda_internal::RowRmsScale<kThreads>(sum, dim, eps);
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
     o[i] = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
   }
@@ -45,7 +39,6 @@ __global__ void __launch_bounds__(kThreads) RmsNormVec4Kernel(const float* __res
                                                               const float* __restrict__ weight, int64_t dim,
                                                               float eps, float* out) {
   cuda_internal::AfterPriorGrid();
-  __shared__ float partial[kThreads / 32];
   const int n4 = static_cast<int>(dim / 4);
   const auto* xr = reinterpret_cast<const float4*>(x + blockIdx.x * dim);
   auto* o = reinterpret_cast<float4*>(out + blockIdx.x * dim);
@@ -61,13 +54,7 @@ __global__ void __launch_bounds__(kThreads) RmsNormVec4Kernel(const float* __res
     sum = fmaf(v[k].z, v[k].z, sum);
     sum = fmaf(v[k].w, v[k].w, sum);
   }
-  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-  __syncthreads();
-  float total = 0.0f;
-#pragma unroll
-  for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
-  const float scale = rsqrtf(total / static_cast<float>(dim) + eps);
+  const float scale = cuda_internal::RowRmsScale<kThreads>(sum, dim, eps);
 #pragma unroll
   for (int k = 0; k < kMaxVec; ++k) {
     const int i = static_cast<int>(threadIdx.x) + k * kThreads;
@@ -224,7 +211,6 @@ __global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const 
   } else {
     cuda_internal::AfterPriorGrid();
   }
-  __shared__ float partial[kQuantWarps];
   const int64_t row = blockIdx.y;
   const float* xr = x + row * dim;
   const auto* x4 = reinterpret_cast<const float4*>(xr);
@@ -238,13 +224,7 @@ __global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const 
     sum = fmaf(v.z, v.z, sum);
     sum = fmaf(v.w, v.w, sum);
   }
-  for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if (lane == 0) partial[warp] = sum;
-  __syncthreads();
-  float total = 0.0f;
-#pragma unroll
-  for (int w = 0; w < kQuantWarps; ++w) total += partial[w];
-  const float scale = rsqrtf(total / static_cast<float>(dim) + eps);
+  const float scale = cuda_internal::RowRmsScale<kQuantWarps * 32>(sum, dim, eps);
   const int64_t q8 = static_cast<int64_t>(slice) * kQuantWarps + warp;  // block of 32 in the row
   float v = 0.0f;
   if (q8 * 32 < dim) {  // whole warps

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
 #include "kernels/cuda/internal/pdl.cuh"
+#include "kernels/cuda/internal/row_rms.cuh"
 
 namespace hobbit::kernels {
 namespace {
@@ -49,17 +50,10 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
   // The head's RMSNorm (all of its reads before any write below).
   const float* norm = second ? p.norm2 : p.norm;
   float scale = 1.0f;
-  if (norm != nullptr) {
-    __shared__ float partial[kHeadThreads / 32];
+  if (norm != nullptr) {  // the same for the whole block
     float sum = 0.0f;
     for (int32_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) sum = fmaf(v[d], v[d], sum);
-    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    float total = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kHeadThreads / 32; ++w) total += partial[w];
-    scale = rsqrtf(total / static_cast<float>(p.head_dim) + p.norm_eps);
+    scale = cuda_internal::RowRmsScale<kHeadThreads>(sum, p.head_dim, p.norm_eps);
   }
   const auto normed = [&](int32_t d) { return norm != nullptr ? v[d] * scale * norm[d] : v[d]; };
   const int32_t half = p.n_rot / 2;

@@ -161,13 +161,16 @@ struct Q8_0Dot {
     uint32_t q[kE / 4];
     float d;
   };
+  // Kept as before the K-quant changes (I2F, the quants' address aligned on its own): the
+  // SumFloat form measured 5 points of bandwidth slower at 14336x4096 (81.7 -> 76.8 %, both
+  // binaries in one run on the H200).
   __device__ __forceinline__ static void Load(const uint8_t* b, int h, Part& p) {
-    LoadWords(b, 2 + kE * h, p.q);
+    LoadWords(b + 2 + kE * h, 0, p.q);
     p.d = Half(Ld16(b));
   }
   __device__ __forceinline__ static float Dot(const Part& p, int h, const XBlocks& x) {
     const float4 m = LoadMeta(x.m);
-    return p.d * m.x * SumFloat(DotWords(p.q, x.q + kE * h, kSumBias));
+    return p.d * m.x * static_cast<float>(DotWords(p.q, x.q + kE * h, 0));
   }
 };
 
