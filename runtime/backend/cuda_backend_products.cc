@@ -190,8 +190,12 @@ absl::Status CudaBackend::RmsNormRoute(const float* x, const float* weight, int6
   const size_t scratch_bytes = kernels::NormRouteScratchBytes(kernels::kNormRouteMaxRows, dim, rp.n_expert);
   if (!route_scratch_ || route_scratch_->bytes() < scratch_bytes) {
     HOBBIT_RETURN_IF_ERROR(Reserve(route_scratch_, scratch_bytes, "router scratch"));
-    HOBBIT_RETURN_IF_ERROR(kernels::FillF32(route_scratch_->as<float>(), 0.0f,
-                                            static_cast<int64_t>(route_scratch_->bytes() / sizeof(float)), stream_));
+    if (absl::Status s = kernels::FillF32(route_scratch_->as<float>(), 0.0f,
+                                          static_cast<int64_t>(route_scratch_->bytes() / sizeof(float)), stream_);
+        !s.ok()) {
+      route_scratch_.reset();  // never used unzeroed: the kernel's counter must start at zero
+      return s;
+    }
   }
   r.scratch = route_scratch_->data();
   if (!kernels::RmsNormQuantizeRouteCanRun(p, norm_q8_->data(), r)) {

@@ -10,7 +10,8 @@ namespace hobbit::kernels::cuda_internal {
 
 // 1 / sqrt(mean of squares + eps) of a row of `dim` elements, from each thread's partial sum of
 // squares over its elements, for a block of kThreads threads. Every thread of the block calls it
-// (it holds a barrier) and gets the same value (the warps' sums are added in warp order).
+// (it holds a barrier) and gets the same value (the warps' sums are added in warp order). Once per
+// kernel: there is no barrier after the reads of its shared sums.
 template <int kThreads>
 __device__ __forceinline__ float RowRmsScale(float sum, int64_t dim, float eps) {
   __shared__ float partial[kThreads / 32];
