@@ -395,7 +395,7 @@ class CudaAttentionTest : public CudaTwinTest {
 };
 
 TEST_F(CudaAttentionTest, DecodeBatchOfThreeSequences) {
-  for (int32_t head_dim : {64, 128}) {
+  for (int32_t head_dim : {64, 96, 128, 256}) {  // 96: lanes past the row idle; 256: two float4s a lane
     Check(head_dim, 8, 2, {0, 1, 2}, {0, 129, 319});
     Check(head_dim, 4, 4, {2, 0, 1}, {200, 17, 255});
   }
