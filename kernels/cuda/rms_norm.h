@@ -32,11 +32,13 @@ bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8);
 absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream);
 
 // RmsNormQuantizeF32 that also routes its output as an MoE layer's router does, in the same
-// kernel (decode: the router's product and top-k are otherwise two launches of a few microseconds
-// each, per layer): logits[t, e] = sum_c W[e, c] out[t, c], then for each row the softmax, top k
-// and renormalization of RouterTopKF32 (router_topk.h), ids and weights in device memory. Each
-// block adds its share of every logit to the scratch; the last block to finish sums the shares
-// in a fixed order and routes (so results do not depend on scheduling).
+// kernel: logits[t, e] = sum_c W[e, c] out[t, c], then for each row the softmax, top k and
+// renormalization of RouterTopKF32 (router_topk.h), ids and weights in device memory. Each block
+// (a slice of the row times a group of experts) writes its share of those experts' logits to the
+// scratch; the last block to finish sums the shares in a fixed order and routes (so results do
+// not depend on scheduling). On the H200 it takes about as long as the three kernels it replaces
+// (cuda-kernel-bench: 7.9 against 8.4 us at the mixtral shape, 9.7 against 9.6 at qwen3's), two
+// launches fewer per decode layer.
 inline constexpr int64_t kNormRouteMaxRows = 8;
 
 struct NormRouteParams {
@@ -50,7 +52,7 @@ struct NormRouteParams {
   int32_t* ids = nullptr;   // device [n_rows, k], sorted by weight descending
   float* weights = nullptr; // device [n_rows, k]
   // Device, NormRouteScratchBytes, 16-byte aligned, all zero before its first launch (the kernel
-  // leaves it so for the next one). One launch at a time may use it.
+  // sets its counter back to zero for the next one). One launch at a time may use it.
   void* scratch = nullptr;
 };
 
