@@ -5,7 +5,9 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -142,35 +144,6 @@ int64_t CacheBytes(const ModelConfig& config, int32_t block_size, int32_t blocks
   return bytes_per_token * block_size * blocks;
 }
 
-TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
-  EngineOptions options = Options();
-  options.scheduler.step_token_budget = 48;  // prompts of up to 56 tokens prefill in chunks
-  options.kv.block_size = 8;
-  std::unique_ptr<Engine> probe = MakeEngine(options);
-  ASSERT_NE(probe, nullptr);
-  const ModelConfig config = probe->model_config();
-  probe.reset();
-  const std::vector<GenerateRequest> requests =
-      MixedRequests(ReadIds(FixturePath(GetParam(), "prompt.txt")), config);
-  std::vector<RequestResult> alone;
-  {
-    std::unique_ptr<Engine> engine = MakeEngine(options);
-    ASSERT_NE(engine, nullptr);
-    alone = RunAlone(*engine, requests);
-  }
-  // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
-  // batching, chunked prefill and preemption with recompute.
-  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
-  std::unique_ptr<Engine> engine = MakeEngine(options);
-  ASSERT_NE(engine, nullptr);
-  EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
-  RunTogetherAndCompare(*engine, requests, alone);
-  const EngineStats stats = engine->GetStats();
-  EXPECT_GT(stats.preemptions, 0u) << "the workload was meant to exhaust the KV cache";
-  EXPECT_EQ(stats.kv_blocks_used, 0);
-  EXPECT_EQ(stats.requests_finished, 16u);
-}
-
 // An engine on a CPU backend that records decode steps the way the CUDA backend does
 // (tests/support/recording_backend.h), so engine.device_routing and engine.cuda_graphs take effect.
 std::unique_ptr<Engine> MakeRecordingEngine(const EngineOptions& options) {
@@ -198,21 +171,64 @@ std::unique_ptr<Engine> MakeRecordingEngine(const EngineOptions& options) {
   return engine.ok() ? std::move(*engine) : nullptr;
 }
 
+// The workload of the two batching tests: prefill in chunks of 48 tokens, 8-token KV blocks, and
+// 16 mixed greedy requests sized to the model (whose config an engine from `make` reports).
+struct ConcurrentWorkload {
+  EngineOptions options;
+  ModelConfig config;
+  std::vector<GenerateRequest> requests;
+};
+
+std::optional<ConcurrentWorkload> MakeConcurrentWorkload(
+    EngineOptions options, const Fixture& fixture,
+    const std::function<std::unique_ptr<Engine>(const EngineOptions&)>& make) {
+  options.scheduler.step_token_budget = 48;  // prompts of up to 56 tokens prefill in chunks
+  options.kv.block_size = 8;
+  std::unique_ptr<Engine> probe = make(options);
+  if (probe == nullptr) return std::nullopt;
+  const ModelConfig config = probe->model_config();
+  probe.reset();
+  std::vector<GenerateRequest> requests = MixedRequests(ReadIds(FixturePath(fixture, "prompt.txt")), config);
+  return ConcurrentWorkload{std::move(options), config, std::move(requests)};
+}
+
+TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
+  std::optional<ConcurrentWorkload> workload =
+      MakeConcurrentWorkload(Options(), GetParam(), [this](const EngineOptions& o) { return MakeEngine(o); });
+  ASSERT_TRUE(workload.has_value());
+  EngineOptions& options = workload->options;
+  const ModelConfig& config = workload->config;
+  const std::vector<GenerateRequest>& requests = workload->requests;
+  std::vector<RequestResult> alone;
+  {
+    std::unique_ptr<Engine> engine = MakeEngine(options);
+    ASSERT_NE(engine, nullptr);
+    alone = RunAlone(*engine, requests);
+  }
+  // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
+  // batching, chunked prefill and preemption with recompute.
+  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
+  std::unique_ptr<Engine> engine = MakeEngine(options);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
+  RunTogetherAndCompare(*engine, requests, alone);
+  const EngineStats stats = engine->GetStats();
+  EXPECT_GT(stats.preemptions, 0u) << "the workload was meant to exhaust the KV cache";
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+  EXPECT_EQ(stats.requests_finished, 16u);
+}
+
 // Continuous batching with recorded decode steps (engine.cuda_graphs, on by default): the
 // concurrent workload above — batches that change size every few steps, chunked prefill,
 // preemption with recompute — on the recording backend gives exactly what each request gives
 // alone with every step run directly, and steps were replayed. (mixtral records a shape per batch
 // size up to 4; qwen2moe, top-4 of 6 experts, routes on the device at batch 1 only.)
 TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
-  EngineOptions options = Options();
-  options.scheduler.step_token_budget = 48;
-  options.kv.block_size = 8;
-  std::unique_ptr<Engine> probe = MakeRecordingEngine(options);
-  ASSERT_NE(probe, nullptr);
-  const ModelConfig config = probe->model_config();
-  probe.reset();
-  const std::vector<GenerateRequest> requests =
-      MixedRequests(ReadIds(FixturePath(GetParam(), "prompt.txt")), config);
+  std::optional<ConcurrentWorkload> workload = MakeConcurrentWorkload(Options(), GetParam(), MakeRecordingEngine);
+  ASSERT_TRUE(workload.has_value());
+  EngineOptions& options = workload->options;
+  const ModelConfig& config = workload->config;
+  const std::vector<GenerateRequest>& requests = workload->requests;
   std::vector<RequestResult> alone;
   {
     EngineOptions direct = options;
