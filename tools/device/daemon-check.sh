@@ -19,6 +19,7 @@
 # differ from solo ones where batching changes the products' summation (int8 activations per
 # token are the same, the kernels for 1 and 4 tokens are not), which the script reports, not fails.
 set -uo pipefail
+source "$(dirname "$0")/hobbitd-ready.sh"
 
 bundle="${1:?usage: $0 BUNDLE_DIR [BACKEND]}"
 backend="${2:-cuda}"
@@ -49,13 +50,7 @@ experts:
 YAML
   "$bin/hobbitd" --config "$cfg" >"$out/hobbitd-graphs-$graphs.log" 2>&1 &
   pid=$!
-  ready=0
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || break
-    if "$bin/hobbit" info --server "127.0.0.1:$port" >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.5
-  done
-  if [ "$ready" != 1 ]; then
+  if ! wait_ready "$bin/hobbit" "$pid" "$port" 60; then
     echo "graphs $graphs: hobbitd did not become ready"; tail -20 "$out/hobbitd-graphs-$graphs.log"
     kill -9 "$pid" 2>/dev/null; status=1; continue
   fi

@@ -8,6 +8,7 @@
 #   tools/device/bundle.sh build-dev hobbitd hobbit hobbit-tool
 #   run(command="tools/device/offload-check.sh build-dev hobbit ondemand-lru", carry=["build-dev"])
 set -uo pipefail
+source "$(dirname "$0")/hobbitd-ready.sh"
 
 bundle="${1:?usage: $0 BUNDLE_DIR MODE...}"
 shift
@@ -49,13 +50,7 @@ YAML
   start=$(date +%s)
   "$bin/hobbitd" --config "$cfg" >"$out/hobbitd-$mode.log" 2>&1 &
   pid=$!
-  ready=0
-  for _ in $(seq 1 240); do
-    kill -0 "$pid" 2>/dev/null || break
-    if "$bin/hobbit" info --server "127.0.0.1:$port" >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.5
-  done
-  if [ "$ready" != 1 ]; then
+  if ! wait_ready "$bin/hobbit" "$pid" "$port" 120; then
     echo "== $mode: hobbitd did not become ready"; tail -20 "$out/hobbitd-$mode.log"
     kill -9 "$pid" 2>/dev/null; continue
   fi
