@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kernels/base/status_macros.h"
+#include "runtime/backend/prefill_precision.h"
 
 namespace hobbit::server {
 namespace {
@@ -135,6 +136,18 @@ Reader EnumReader(T* out, Parse parse, absl::string_view expected) {
   };
 }
 
+// engine.tf32_prefill, the boolean that engine.prefill_precision replaced (true = tf32, false =
+// f32), kept so that older files load. Deprecated: this file has no way to warn, so docs/gpu.md
+// says it.
+Reader LegacyTf32PrefillReader(runtime::PrefillPrecision* out) {
+  return [out](const YAML::Node& value) -> absl::Status {
+    bool tf32 = false;
+    HOBBIT_RETURN_IF_ERROR(BoolReader(&tf32)(value));
+    *out = tf32 ? runtime::PrefillPrecision::kTf32 : runtime::PrefillPrecision::kF32;
+    return absl::OkStatus();
+  };
+}
+
 // Any scalar, the empty string included.
 Reader StringReader(std::string* out) {
   return [out](const YAML::Node& value) -> absl::Status {
@@ -212,7 +225,10 @@ std::vector<Section> Schema(DaemonConfig* c) {
        {{"backend", BackendReader(&c->engine.backend)},
         {"cpu_threads", IntReader(&c->engine.cpu_threads, 0, 1024)},
         {"int8_activations", BoolReader(&c->engine.int8_activations)},
-        {"tf32_prefill", BoolReader(&c->engine.tf32_prefill)},
+        {"prefill_precision",
+         EnumReader(&c->engine.prefill_precision,
+                    [](const std::string& s) { return runtime::ParsePrefillPrecision(s); }, "f16, tf32 or f32")},
+        {"tf32_prefill", LegacyTf32PrefillReader(&c->engine.prefill_precision)},
         {"device_routing", BoolReader(&c->engine.device_routing)},
         {"cuda_graphs", BoolReader(&c->engine.cuda_graphs)}}},
       {"scheduler",
@@ -309,6 +325,31 @@ absl::Status ParseSection(const Section& section, const YAML::Node& node, const 
       });
 }
 
+// The mark of `name` among the keys of `map`, or nullopt when it is absent.
+std::optional<YAML::Mark> KeyMark(const YAML::Node& map, absl::string_view name) {
+  for (const auto& entry : map) {
+    const YAML::Node key = entry.first;
+    if (key.IsScalar() && key.Scalar() == name) return key.Mark();
+  }
+  return std::nullopt;
+}
+
+// engine.tf32_prefill is the old spelling of engine.prefill_precision: a file that sets both is
+// refused rather than letting the later of the two win. REQUIRES: the sections parsed.
+absl::Status CheckPrefillKeys(const YAML::Node& root, absl::string_view source) {
+  for (const auto& entry : root) {
+    const YAML::Node name = entry.first;
+    const YAML::Node engine = entry.second;
+    if (!name.IsScalar() || name.Scalar() != "engine" || !engine.IsMap()) continue;
+    const std::optional<YAML::Mark> legacy = KeyMark(engine, "tf32_prefill");
+    if (!legacy.has_value() || !KeyMark(engine, "prefill_precision").has_value()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(source, *legacy), ": engine.tf32_prefill and engine.prefill_precision are both set; keep "
+        "engine.prefill_precision (tf32_prefill true is tf32, false is f32) and remove engine.tf32_prefill"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyFlag(const std::optional<std::string>& flag, absl::string_view flag_name,
                        absl::string_view section_name, absl::string_view key_name,
                        DaemonConfig* config) {
@@ -350,6 +391,7 @@ absl::StatusOr<DaemonConfig> ParseDaemonConfig(absl::string_view yaml_text, absl
       [&](const Section& section, const YAML::Node& node, const YAML::Mark& mark) {
         return ParseSection(section, node, mark, source);
       }));
+  HOBBIT_RETURN_IF_ERROR(CheckPrefillKeys(root, source));
   // Rules across keys (weights summing to one, t1 <= t2, a cache budget for offloading modes).
   if (absl::Status s = runtime::ValidateExpertOptions(config.engine.experts); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));

@@ -28,6 +28,7 @@ absl::StatusOr<CublasLibrary> Load() {
   };
   for (absl::Status s : {resolve(lib.create, "cublasCreate_v2"), resolve(lib.destroy, "cublasDestroy_v2"),
                          resolve(lib.set_stream, "cublasSetStream_v2"), resolve(lib.sgemm, "cublasSgemm_v2"),
+                         resolve(lib.gemm_ex, "cublasGemmEx"),
                          resolve(lib.status_string, "cublasGetStatusString"),
                          resolve(lib.set_math_mode, "cublasSetMathMode")}) {
     if (!s.ok()) return s;

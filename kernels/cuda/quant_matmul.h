@@ -1,12 +1,16 @@
 // QuantMatMul on CUDA: y[t, r] = W[r, :] . x[t, :] for any token count, W in any supported type.
 //
 // Up to kQuantMatVecMaxTokens tokens (decode) it runs QuantMatVec on the stored blocks. For more
-// tokens (prefill) F32 weights go straight to cuBLAS SGEMM; other types are decoded to float32
-// in tiles of rows that fit the caller's workspace (GetRowsF32), each tile then multiplied by
-// SGEMM, so the result matches the CPU's float32 product to rounding.
+// tokens (prefill) the weights are decoded in tiles of rows that fit the caller's workspace and
+// each tile is multiplied with cuBLAS:
+//   - f16 (PrefillPrecision f16): quantized weights decoded to FP16 (DequantizeRowsF16), F16
+//     weights as stored, activations scaled per token by a power of two into FP16 (ScaleToF16),
+//     FP32 sums on the FP16 tensor cores, the scale undone on y (f16_operands.h);
+//   - otherwise, and for F32/BF16 weights: tiles decoded to float32 (GetRowsF32), SGEMM (TF32
+//     when the handle's math mode allows it); F32 weights at 4-byte alignment need no tile.
 //
-//   std::vector<...> ws(QuantMatMulWorkspaceBytes(p));  // device memory
-//   HOBBIT_RETURN_IF_ERROR(QuantMatMul(p, ws, ws_bytes, cublas, stream));
+//   std::vector<...> ws(QuantMatMulWorkspaceBytes(p, 64 << 20));  // device memory
+//   HOBBIT_RETURN_IF_ERROR(CudaQuantMatMul(p, ws, ws_bytes, cublas, stream));
 #pragma once
 
 #include <cstddef>
@@ -29,15 +33,22 @@ struct CudaQuantMatMulParams {
   const float* x = nullptr;  // device [n_tokens, cols]
   int32_t n_tokens = 0;
   float* y = nullptr;  // device [n_tokens, rows]
+  bool f16 = false;    // FP16 operands where the weight type allows them
 };
 
-// Workspace that lets the product run in tiles of at least one row: cols * 4 bytes (F32 weights
-// at 4-byte alignment use none). More workspace means fewer, larger SGEMM calls.
-size_t QuantMatMulMinWorkspaceBytes(const CudaQuantMatMulParams& p);
+// Whether the product would run on FP16 operands (f16 set, more tokens than the matrix-vector
+// kernel takes, quantized or F16 weights).
+bool QuantMatMulUsesF16(const CudaQuantMatMulParams& p);
 
-// InvalidArgument for an unsupported type or shape, or a workspace under the minimum; Internal
-// for a cuBLAS failure. `workspace` is device memory of `workspace_bytes` bytes.
-absl::Status CudaQuantMatMul(const CudaQuantMatMulParams& p, float* workspace, size_t workspace_bytes,
+// Workspace for the product: the FP16 activations and their scales where QuantMatMulUsesF16,
+// then decoded tiles of max(tile_bytes, one row) bytes (none for weights used as stored). More
+// tile bytes mean fewer, larger cuBLAS calls.
+size_t QuantMatMulWorkspaceBytes(const CudaQuantMatMulParams& p, size_t tile_bytes);
+
+// InvalidArgument for an unsupported type or shape, or a workspace under
+// QuantMatMulWorkspaceBytes(p, 0); Internal for a cuBLAS failure. `workspace` is device memory of
+// `workspace_bytes` bytes, 256-byte aligned.
+absl::Status CudaQuantMatMul(const CudaQuantMatMulParams& p, void* workspace, size_t workspace_bytes,
                              cublasContext* cublas, CUstream_st* stream);
 
 }  // namespace hobbit::kernels

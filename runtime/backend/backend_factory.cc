@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendChoice& choi
   CudaBackendOptions options;
   options.device = choice.cuda_device;
   options.int8_activations = choice.cuda_int8_activations;
-  options.tf32_prefill = choice.cuda_tf32_prefill;
+  options.prefill_precision = choice.cuda_prefill_precision;
   HOBBIT_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> cuda, CudaBackend::Create(options));
   return std::unique_ptr<Backend>(std::move(cuda));
 #else

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/backend/backend.h"
+#include "runtime/backend/prefill_precision.h"
 
 namespace hobbit::runtime {
 
@@ -16,7 +17,7 @@ struct BackendChoice {
   int32_t cpu_threads = 0;    // CPU backend: 0 = one per hardware thread
   int32_t cuda_device = 0;
   bool cuda_int8_activations = true;  // CudaBackendOptions::int8_activations
-  bool cuda_tf32_prefill = false;     // CudaBackendOptions::tf32_prefill
+  PrefillPrecision cuda_prefill_precision = PrefillPrecision::kF32;  // CudaBackendOptions::prefill_precision
 };
 
 // InvalidArgument for an unknown name; Unavailable for "cuda" in a build without CUDA or on a

@@ -108,7 +108,9 @@ absl::Status CudaBackend::Init() {
   if (cublas->set_stream(cublas_, stream_) != 0) {
     return absl::InternalError("cuda backend: cublasSetStream failed");
   }
-  if (options_.tf32_prefill && cublas->set_math_mode(cublas_, kernels::kCublasTf32TensorOpMath) != 0) {
+  // TF32 for tf32, and for the F32/BF16 weights under f16 (prefill_precision.h).
+  if (options_.prefill_precision != PrefillPrecision::kF32 &&
+      cublas->set_math_mode(cublas_, kernels::kCublasTf32TensorOpMath) != 0) {
     return absl::InternalError("cuda backend: cublasSetMathMode (TF32) failed");
   }
   HOBBIT_ASSIGN_OR_RETURN(staging_, CudaStagingRing::Create(options_.staging_segment_bytes, stream_));

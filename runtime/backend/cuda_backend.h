@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "kernels/cuda/routed_experts.h"
 #include "runtime/backend/backend.h"
+#include "runtime/backend/prefill_precision.h"
 
 struct CUstream_st;
 struct CUevent_st;
@@ -45,10 +46,11 @@ struct CudaBackendOptions {
   // whose results match the CPU backend's to float rounding.
   bool int8_activations = true;
   // Products of more than 8 tokens (prefill), and any the matrix-vector kernel cannot take, go
-  // through cuBLAS on float32: true lets it use the tensor cores in TF32 (10-bit mantissas; the
-  // error has not been measured on a GPU yet: the GPU test bounds it by 3e-3 of the CPU
-  // backend), false keeps exact float32 (the CPU backend's results to rounding).
-  bool tf32_prefill = false;
+  // through cuBLAS on decoded tiles (kernels/cuda/quant_matmul.h, runtime/backend/prefill_precision.h):
+  // f16 decodes quantized weights to FP16 and runs the FP16 tensor cores (F32/BF16 weights then
+  // use TF32); tf32 decodes to float32 and lets cuBLAS use TF32; f32 keeps exact float32 (the
+  // CPU backend's results to rounding).
+  PrefillPrecision prefill_precision = PrefillPrecision::kF32;
 };
 
 // Ops, copies and Allocate are called from one thread at a time (the engine thread). Buffers

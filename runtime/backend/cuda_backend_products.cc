@@ -4,6 +4,7 @@
 // choice in device memory. The rest of the backend is in cuda_backend.cc.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <span>
 #include <vector>
 
@@ -109,8 +110,10 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
                                      bool x_quantized, bool* quantized) {
   *quantized = false;
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
-  kernels::CudaQuantMatMulParams p{.type = static_cast<GgmlType>(w.type), .w = w.data, .rows = w.rows,
-                                   .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
+  const auto type = static_cast<GgmlType>(w.type);
+  kernels::CudaQuantMatMulParams p{.type = type, .w = w.data, .rows = w.rows,
+                                   .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y,
+                                   .f16 = options_.prefill_precision == PrefillPrecision::kF16};
   kernels::QuantMatVecParams mv{.type = p.type, .w = p.w, .rows = p.rows, .cols = p.cols,
                                 .row_bytes = p.row_bytes, .x = x, .n_tokens = n_tokens, .y = y};
   if (kernels::QuantMatVecCanRun(mv)) {
@@ -139,9 +142,13 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
   }
   // cuBLAS may allocate inside a capture (a graph allocation that is never freed): not recorded.
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a cuBLAS product"));
-  const size_t need = std::max(kernels::QuantMatMulMinWorkspaceBytes(p), options_.matmul_workspace_bytes);
+  // Sized for a power of two of tokens (at least 64): a prefill's experts each bring another
+  // token count, and every growth drains the stream.
+  kernels::CudaQuantMatMulParams sized = p;
+  sized.n_tokens = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(std::max(n_tokens, 64))));
+  const size_t need = kernels::QuantMatMulWorkspaceBytes(sized, options_.matmul_workspace_bytes);
   HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
-  return kernels::CudaQuantMatMul(p, workspace_->as<float>(), workspace_->bytes(), cublas_, stream_);
+  return kernels::CudaQuantMatMul(p, workspace_->data(), workspace_->bytes(), cublas_, stream_);
 }
 
 absl::Status CudaBackend::RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,

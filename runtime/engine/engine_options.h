@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/backend/prefill_precision.h"
 #include "runtime/experts/expert_options.h"
 
 namespace hobbit::runtime {
@@ -30,10 +31,11 @@ struct EngineOptions {
   int32_t cpu_threads = 0;      // 0 = all cores
   // CUDA: decode products quantize activations to int8 (runtime/backend/cuda_backend.h).
   bool int8_activations = true;
-  // CUDA: prefill products on the tensor cores in TF32 (CudaBackendOptions::tf32_prefill). On the
-  // H200: prefill of 512 tokens on the mixtral shape 0.243 -> 0.175 s; products within 3e-4 of
-  // float32 (the int8 activations of decode move them more).
-  bool tf32_prefill = true;
+  // CUDA: products of more than 8 tokens (prefill; CudaBackendOptions::prefill_precision):
+  // f16 = weights decoded to FP16 and activations to FP16 scaled per token by a power of two, FP32
+  // sums on the FP16 tensor cores (default); tf32 = FP32 tiles on the tensor cores in TF32;
+  // f32 = exact FP32.
+  PrefillPrecision prefill_precision = PrefillPrecision::kF16;
   // Resident experts: decode-sized batches keep the router's choice on the device (no host round
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
   // 3.4x at batch 1 (BENCHMARKS.md).

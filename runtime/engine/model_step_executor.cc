@@ -20,7 +20,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& option
   choice.name = options.backend;
   choice.cpu_threads = options.cpu_threads;
   choice.cuda_int8_activations = options.int8_activations;
-  choice.cuda_tf32_prefill = options.tf32_prefill;
+  choice.cuda_prefill_precision = options.prefill_precision;
   return CreateBackend(choice);
 }
 
@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
     const auto on = [](bool b) { return b ? "on" : "off"; };
     say(absl::StrCat("cuda: int8 activations ", on(options.int8_activations), ", device routing ", on(routed),
                      ", CUDA graphs ", on(routed && options.cuda_graphs && ex->backend_->can_record()),
-                     ", TF32 prefill ", on(options.tf32_prefill)));
+                     ", prefill ", std::string(PrefillPrecisionName(options.prefill_precision))));
   }
   HOBBIT_ASSIGN_OR_RETURN(ex->scheduler_config_, ResolveSchedulerConfig(options, ex->model_->config().n_ctx_train));
   const KvCacheShape shape = ex->model_->kv_shape();

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hobbit::server {
@@ -166,6 +167,7 @@ TEST(ConfigTest, DefaultFileMatchesTheBuiltInDefaults) {
   EXPECT_EQ(file->engine.model_path, defaults.engine.model_path);
   EXPECT_EQ(file->engine.backend, defaults.engine.backend);
   EXPECT_EQ(file->engine.cpu_threads, defaults.engine.cpu_threads);
+  EXPECT_EQ(file->engine.prefill_precision, defaults.engine.prefill_precision);
   const runtime::SchedulerOptions& fs = file->engine.scheduler;
   const runtime::SchedulerOptions& ds = defaults.engine.scheduler;
   EXPECT_EQ(fs.max_running, ds.max_running);
@@ -221,6 +223,53 @@ TEST(ConfigTest, ExpertKeysReachTheEngineOptions) {
   EXPECT_FLOAT_EQ(config->engine.experts.balanced.t1, 0.5f);
   EXPECT_EQ(config->engine.experts.prefetch_depth, 2);
   EXPECT_EQ(config->engine.experts.state_dir, "/var/lib/hobbit");
+}
+
+TEST(ConfigTest, PrefillPrecisionReadsEachValue) {
+  const std::pair<const char*, runtime::PrefillPrecision> cases[] = {
+      {"f16", runtime::PrefillPrecision::kF16},
+      {"tf32", runtime::PrefillPrecision::kTf32},
+      {"f32", runtime::PrefillPrecision::kF32}};
+  // f16 is the default too: tf32 and f32 show that the key is read, f16 that it is accepted.
+  EXPECT_EQ(DaemonConfig().engine.prefill_precision, runtime::PrefillPrecision::kF16);
+  for (const auto& [name, want] : cases) {
+    absl::StatusOr<DaemonConfig> config =
+        ParseDaemonConfig(std::string("engine:\n  prefill_precision: ") + name + "\n", "test.yaml");
+    ASSERT_TRUE(config.ok()) << name << ": " << config.status();
+    EXPECT_EQ(config->engine.prefill_precision, want) << name;
+  }
+}
+
+TEST(ConfigTest, BadPrefillPrecisionNamesKeyAndValues) {
+  ExpectError("engine:\n  prefill_precision: bf16\n",
+              {"test.yaml:2:22", "engine.prefill_precision", "f16, tf32 or f32", "'bf16'"});
+  ExpectError("engine:\n  prefill_precision: true\n", {"engine.prefill_precision", "f16, tf32 or f32"});
+  ExpectError("engine:\n  prefill_precision: [f16]\n", {"engine.prefill_precision", "a list"});
+}
+
+// engine.tf32_prefill, the boolean the key replaced, still loads: true is tf32, false is f32.
+TEST(ConfigTest, LegacyTf32PrefillMapsToAPrecision) {
+  absl::StatusOr<DaemonConfig> on = ParseDaemonConfig("engine:\n  tf32_prefill: true\n", "test.yaml");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_EQ(on->engine.prefill_precision, runtime::PrefillPrecision::kTf32);
+  absl::StatusOr<DaemonConfig> off = ParseDaemonConfig("engine:\n  tf32_prefill: false\n", "test.yaml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->engine.prefill_precision, runtime::PrefillPrecision::kF32);
+  ExpectError("engine:\n  tf32_prefill: yes\n", {"test.yaml:2", "engine.tf32_prefill", "true or false"});
+}
+
+// Which of the two would win must not depend on their order in the file: both is an error.
+TEST(ConfigTest, BothPrefillKeysAreAnError) {
+  const std::vector<std::string> fragments = {"engine.tf32_prefill", "engine.prefill_precision", "both set",
+                                              "keep engine.prefill_precision"};
+  std::vector<std::string> first = fragments;
+  first.push_back("test.yaml:3:3");  // the legacy key's line
+  ExpectError("engine:\n  prefill_precision: f16\n  tf32_prefill: true\n", first);
+  std::vector<std::string> second = fragments;
+  second.push_back("test.yaml:2:3");
+  ExpectError("engine:\n  tf32_prefill: false\n  prefill_precision: f32\n", second);
+  // Equal meanings are refused as well: the file is to say it one way.
+  ExpectError("engine:\n  tf32_prefill: true\n  prefill_precision: tf32\n", fragments);
 }
 
 TEST(ConfigTest, BadExpertValuesAreNamed) {

@@ -22,6 +22,7 @@
 #include "tools/hobbit_tool/bench_options.h"
 #include "tools/hobbit_tool/bench_quality.h"
 #include "tools/hobbit_tool/bench_tuner.h"
+#include "tools/hobbit_tool/flag_parser.h"
 
 namespace hobbit::tools {
 namespace {
@@ -42,6 +43,32 @@ Result CheckJson(const std::string& json_path, const std::string& script, const 
   const std::string path = TempPath("check.py");
   std::ofstream(path) << script;
   return RunCommand("python3 " + path + " " + json_path + " " + extra);
+}
+
+// --prefill-precision: each name, and f16 when the flag is absent (engine.prefill_precision's default).
+TEST(BenchOptionsTest, PrefillPrecisionFlag) {
+  const std::pair<std::vector<std::string>, runtime::PrefillPrecision> cases[] = {
+      {{}, runtime::PrefillPrecision::kF16},
+      {{"--prefill-precision", "f16"}, runtime::PrefillPrecision::kF16},
+      {{"--prefill-precision", "tf32"}, runtime::PrefillPrecision::kTf32},
+      {{"--prefill-precision=f32"}, runtime::PrefillPrecision::kF32}};
+  for (const auto& [extra, want] : cases) {
+    FlagParser flags("bench");
+    AddBenchFlags(flags);
+    std::vector<std::string> args = {"--preset", "tiny"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(flags.Parse(args).ok());
+    absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->prefill_precision, want) << (extra.empty() ? "(default)" : extra.back());
+  }
+  FlagParser flags("bench");
+  AddBenchFlags(flags);
+  ASSERT_TRUE(flags.Parse({"--preset", "tiny", "--prefill-precision", "on"}).ok());
+  absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("--prefill-precision: expected f16, tf32 or f32, got 'on'"), std::string::npos)
+      << o.status();
 }
 
 TEST(BenchBudgetTest, FractionsAndBytes) {
@@ -221,6 +248,8 @@ for r in res:
     want = p["tokens"] / p["seconds"] * c["decode_weight_bytes"] / 1e10
     check(abs(r["decode_roofline_fraction"] - want) <= 1e-8 * want, "resident roofline fraction")  # %.10g
 check(len(d["config"]["stream_ids"]) == d["config"]["stream_tokens"] == 20, "stream ids")
+# The CPU computes in float32 whatever --prefill-precision says (tf32 here).
+check(c["prefill_precision"] == "f32" and "tf32_prefill" not in c, "prefill_precision %s" % c.get("prefill_precision"))
 print("\n".join(bad) if bad else "OK")
 sys.exit(1 if bad else 0)
 )PY";
@@ -230,7 +259,7 @@ TEST(BenchCommandTest, TinyPresetRunsEveryModeAndTheFiguresAddUp) {
   const std::string json = TempPath("tiny.json");
   Result r = RunCommand(kTool + " bench --preset tiny --backend cpu --threads 2 --budgets 1 --tokens 20 --prompt-tokens 6 "
                          "--warmup 3 --batch 3 --batch-steps 2 --prefill 16,24 --probe-bytes 1048576 "
-                         "--thresholds 0.5,0.75/1,1 --roofline-bandwidth 1e10 --json " + json);
+                         "--thresholds 0.5,0.75/1,1 --roofline-bandwidth 1e10 --prefill-precision tf32 --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The tables come last, after the progress lines on stderr.
   const size_t table = r.output.rfind("cache and quality");
@@ -325,6 +354,7 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
       {" bench --preset tiny --roofline-bandwidth -4e12",
        "--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"},
       {" bench --preset tiny --cuda-graphs maybe", "--cuda-graphs: expected on or off, got 'maybe'"},
+      {" bench --preset tiny --prefill-precision bf16", "--prefill-precision: expected f16, tf32 or f32, got 'bf16'"},
       {" bench --preset tiny --state-dir /tmp", "--state-dir needs --model"},
       {" bench --model " + kDemo + " --state-dir /no/such/folder", "--state-dir: /no/such/folder is not a directory"}};
   for (const auto& [args, message] : cases) {

@@ -18,7 +18,8 @@
 #   resident         resident decode (batch 1 and 8) of the 8-layer mixtral shape in Q8_0 and the
 #                    4-layer one in Q4_K, with the router's choice kept on the device
 #                    (engine.device_routing) and not, with CUDA graphs (engine.cuda_graphs), and
-#                    with TF32 prefill products (engine.tf32_prefill)
+#                    with prefill products in f32 and in f16 (engine.prefill_precision;
+#                    RESIDENT_VARIANTS picks others, tf32 included)
 #   resident-qwen3   resident decode of qwen3-30b-a3b (48 layers, Q8_0), device routing with and
 #                    without CUDA graphs
 #   ncu              Nsight Compute's time of every kernel of a decode step (mixtral shape 2 layers,
@@ -86,14 +87,15 @@ for b in ${BENCHES:-mixtral qwen3}; do
              for type in ${RESIDENT_TYPES:-q8_0 q4_k}; do
                layers=8; [ "$type" = q4_k ] && layers=4
                path="$(model mixtral-8x7b "$layers" "$type")" || continue
-               # routing:graphs:tf32 (the last variant: prefill products in TF32 as well);
-               # RESIDENT_VARIANTS="on:on:on" runs only the defaults.
-               for variant in ${RESIDENT_VARIANTS:-off:off:off on:off:off on:on:off on:on:on}; do
-                 IFS=: read -r routing graphs tf32 <<<"$variant"
-                 name="$type-routing-$routing-graphs-$graphs-tf32-$tf32"
+               # routing:graphs:precision, the precision of prefill products f16, tf32 or f32 (the
+               # last variant: f16, the default); RESIDENT_VARIANTS="on:on:f16" runs only the
+               # defaults, "on:on:f16 on:on:tf32 on:on:f32" compares the three precisions.
+               for variant in ${RESIDENT_VARIANTS:-off:off:f32 on:off:f32 on:on:f32 on:on:f16}; do
+                 IFS=: read -r routing graphs precision <<<"$variant"
+                 name="$type-routing-$routing-graphs-$graphs-prefill-$precision"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
                    --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" --cuda-graphs "$graphs" \
-                   --tf32-prefill "$tf32" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" \
+                   --prefill-precision "$precision" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" \
                    --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
                  echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -3
                done

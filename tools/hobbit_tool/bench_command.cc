@@ -63,7 +63,8 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.backend = std::string(backend.name());
   b.device_routing = o.device_routing && backend.device_routing_pays();
   b.cuda_graphs = o.cuda_graphs && backend.can_record();
-  b.tf32_prefill = o.tf32_prefill && backend.name() == "cuda";
+  b.prefill_precision = std::string(
+      runtime::PrefillPrecisionName(backend.name() == "cuda" ? o.prefill_precision : runtime::PrefillPrecision::kF32));
   b.link_bytes_per_second = link;
   b.decode_weight_bytes = DecodeWeightBytes(*model.file, c.n_expert, c.n_expert_used);
   b.roofline_bytes_per_second = o.roofline_bandwidth;
@@ -181,7 +182,7 @@ absl::Status Bench(const FlagParser& flags, bool* some_failed) {
   runtime::BackendChoice choice;
   choice.name = o.backend;
   choice.cpu_threads = o.threads;
-  choice.cuda_tf32_prefill = o.tf32_prefill;
+  choice.cuda_prefill_precision = o.prefill_precision;
   HOBBIT_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Backend> backend, runtime::CreateBackend(choice));
   Session session(o, model, *backend);
   HOBBIT_ASSIGN_OR_RETURN(session.link, runtime::MeasureCopyBandwidth(*backend, static_cast<size_t>(o.probe_bytes),

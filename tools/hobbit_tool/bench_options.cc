@@ -81,6 +81,17 @@ absl::StatusOr<bool> OnOff(const FlagParser& flags, const char* name) {
   return value == "on";
 }
 
+// --prefill-precision, refused like OnOff's flags when it names no precision.
+absl::StatusOr<runtime::PrefillPrecision> PrefillPrecisionFlag(const FlagParser& flags) {
+  const std::string value = flags.GetString("prefill-precision");
+  const std::optional<runtime::PrefillPrecision> precision = runtime::ParsePrefillPrecision(value);
+  if (!precision) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prefill-precision: expected f16, tf32 or f32, got '", value, "'"));
+  }
+  return *precision;
+}
+
 absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
                              std::vector<runtime::PrecisionThresholds>& thresholds) {
   const std::optional<runtime::LowFormat> low = runtime::ParseLowFormat(flags.GetString("low-format"));
@@ -195,8 +206,8 @@ void AddBenchFlags(FlagParser& f) {
         false, false, "on");
   f.Add("cuda-graphs", "resident with device routing: on = record a decode step's layers once per shape and replay "
                        "them (engine.cuda_graphs; GPU only)", false, false, "on");
-  f.Add("tf32-prefill", "CUDA: on = products of more than 8 tokens use the tensor cores in TF32 "
-                        "(engine.tf32_prefill)", false, false, "on");
+  f.Add("prefill-precision", "CUDA: products of more than 8 tokens in f16 (FP16 tensor cores, FP32 sums), tf32 "
+                             "(tensor cores in TF32) or f32 (engine.prefill_precision)", false, false, "f16");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
@@ -230,7 +241,7 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   o.backend = flags.GetString("backend");
   HOBBIT_ASSIGN_OR_RETURN(o.device_routing, OnOff(flags, "device-routing"));
   HOBBIT_ASSIGN_OR_RETURN(o.cuda_graphs, OnOff(flags, "cuda-graphs"));
-  HOBBIT_ASSIGN_OR_RETURN(o.tf32_prefill, OnOff(flags, "tf32-prefill"));
+  HOBBIT_ASSIGN_OR_RETURN(o.prefill_precision, PrefillPrecisionFlag(flags));
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));

@@ -170,7 +170,7 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberStr(w, "backend", c.backend);
   MemberBool(w, "device_routing", c.device_routing);
   MemberBool(w, "cuda_graphs", c.cuda_graphs);
-  MemberBool(w, "tf32_prefill", c.tf32_prefill);
+  MemberStr(w, "prefill_precision", c.prefill_precision);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberInt(w, "decode_weight_bytes", c.decode_weight_bytes);
   Member(w, "roofline_bytes_per_second", c.roofline_bytes_per_second);

@@ -73,7 +73,9 @@ struct BenchConfig {
   std::string backend;
   bool device_routing = false;  // resident: the router's choice stayed on the device
   bool cuda_graphs = false;     // resident: decode steps were recorded and replayed
-  bool tf32_prefill = false;    // CUDA: prefill products in TF32
+  // CUDA: the arithmetic of products of more than 8 tokens (f16, tf32, f32); "f32" on the other
+  // backends, which compute in float32 whatever the flag says.
+  std::string prefill_precision = "f32";
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
   int64_t decode_weight_bytes = 0;     // weights one decode token reads at batch 1 (DecodeWeightBytes)
   double roofline_bytes_per_second = 0.0;  // --roofline-bandwidth (0: not given)

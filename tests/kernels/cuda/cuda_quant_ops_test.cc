@@ -2,13 +2,17 @@
 // kernels/quant DequantizeRow) for every supported weight type, at the real Mixtral and
 // Qwen3-MoE expert shapes and at odd ones, on fresh random weights and inputs.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "kernels/base/ggml_type.h"
+#include "kernels/base/half.h"
+#include "kernels/cuda/f16_operands.h"
 #include "kernels/cuda/quant_matvec.h"
+#include "kernels/quant/dequantize.h"
 #include "kernels/quant/quantize.h"
 #include "tests/kernels/cuda/cuda_twin_test.h"
 
@@ -354,7 +358,7 @@ TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
 // tf32_prefill: products of more than 8 tokens (cuBLAS on dequantized tiles) in TF32 stay
 // within the int8 path's bound of the CPU backend.
 TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
-  auto tf32 = CudaBackend::Create({.tf32_prefill = true});
+  auto tf32 = CudaBackend::Create({.prefill_precision = PrefillPrecision::kTf32});
   ASSERT_TRUE(tf32.ok()) << tf32.status();
   gpu_ = std::move(*tf32);
   for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kF32}) {
@@ -363,7 +367,7 @@ TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
     const WeightView host{.type = static_cast<uint32_t>(type), .rows = kRows, .cols = kCols,
                           .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), kCols), .data = bytes.data()};
     const WeightView wc = *cpu_->UploadWeight(host, "w"), wg = *gpu_->UploadWeight(host, "w");
-    for (int32_t n : {9, 64}) {
+    for (int32_t n : {17, 64}) {
       TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
       TwinBuffer y = Empty(sizeof(float) * n * kRows);
       ASSERT_TRUE(cpu_->MatMul(wc, x.c<float>(), n, y.c<float>()).ok());
@@ -375,6 +379,134 @@ TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
       // TF32 keeps 10 mantissa bits (2^-11 = 4.9e-4 relative per operand), so 3e-3 leaves room
       // for the accumulation over 4096 terms; the printed error is the first measurement.
       EXPECT_LT(err, 3e-3) << kernels::GgmlTypeName(type) << " by " << n << " tokens";
+    }
+  }
+}
+
+// The FP16 prefill operands: weight rows decoded to FP16 equal the CPU's decoded floats rounded
+// to the nearest FP16 (F32ToF16), from any first row.
+TEST_P(CudaQuantOpsTest, DequantizeF16IsTheRoundedDecode) {
+  const GgmlType type = GetParam();
+  const int64_t block = kernels::GetGgmlTypeTraits(static_cast<uint32_t>(type))->block_size;
+  if (!kernels::DequantizeF16CanRun(type, block)) {
+    EXPECT_TRUE(type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kBF16);
+    GTEST_SKIP() << kernels::GgmlTypeName(type) << " is not decoded to FP16";
+  }
+  for (int64_t cols : {2 * block, int64_t{2048}}) {
+    const int64_t rows = 70, first = 5, n = 61;
+    const std::vector<uint8_t> bytes = RandomWeight(type, rows, cols, rng_);
+    Weight w = Upload(type, rows, cols, bytes, 0);
+    TwinBuffer out = Empty(sizeof(uint16_t) * n * cols);
+    ASSERT_TRUE(kernels::DequantizeRowsF16({.type = type, .w = w.gpu.data, .row_bytes = w.gpu.row_bytes,
+                                            .first_row = first, .n = n, .cols = cols,
+                                            .out = static_cast<uint16_t*>(out.gpu->data())},
+                                           gpu_->stream())
+                    .ok());
+    const std::vector<uint16_t> got = Download<uint16_t>(out);
+    std::vector<float> row(cols);
+    int64_t wrong = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      ASSERT_TRUE(kernels::DequantizeRow(type, bytes.data() + (first + r) * w.cpu.row_bytes, row.data(), cols).ok());
+      for (int64_t c = 0; c < cols; ++c) wrong += got[r * cols + c] != kernels::F32ToF16(row[c]);
+    }
+    EXPECT_EQ(wrong, 0) << kernels::GgmlTypeName(type) << " cols " << cols;
+  }
+}
+
+// Activations to FP16: each row scaled by a power of two that puts its largest magnitude in
+// [2^14, 2^15) — rows far outside FP16's range included — and rounded once; rows of zeros or
+// with a non-finite value keep scale 1. Then the scale is undone on a product's rows.
+TEST_F(CudaTwinTest, ScaleToF16KeepsEveryRowsPrecision) {
+  constexpr int64_t kCols = 1000;
+  const std::vector<double> magnitudes = {1.0, 3e6, 2e-9, 0.0, 1.0, 65504.0};
+  std::vector<float> x = RandomFloats(magnitudes.size() * kCols);
+  for (size_t r = 0; r < magnitudes.size(); ++r) {
+    for (int64_t c = 0; c < kCols; ++c) x[r * kCols + c] = static_cast<float>(x[r * kCols + c] * magnitudes[r]);
+  }
+  x[4 * kCols + 17] = std::nanf("");
+  const int64_t n_rows = static_cast<int64_t>(magnitudes.size());
+  constexpr int64_t kPad = 2;  // two rows of padding: zeros, scale 1
+  TwinBuffer xb = Twin(x), out = Empty(sizeof(uint16_t) * (n_rows + kPad) * kCols);
+  TwinBuffer scales = Empty(sizeof(float) * (n_rows + kPad));
+  ASSERT_TRUE(kernels::ScaleToF16(xb.g<float>(), n_rows, n_rows + kPad, kCols, static_cast<uint16_t*>(out.gpu->data()),
+                                  scales.g<float>(), gpu_->stream())
+                  .ok());
+  const std::vector<uint16_t> got = Download<uint16_t>(out);
+  const std::vector<float> s = Download<float>(scales);
+  EXPECT_EQ(s[n_rows], 1.0f);
+  EXPECT_EQ(s[n_rows + 1], 1.0f);
+  EXPECT_EQ(std::count(got.begin() + n_rows * kCols, got.end(), uint16_t{0}), kPad * kCols) << "padding rows";
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float max_abs = 0.0f;
+    for (int64_t c = 0; c < kCols; ++c) max_abs = std::max(max_abs, std::fabs(x[r * kCols + c]));
+    int e = 0;
+    EXPECT_EQ(std::frexp(s[r], &e), 0.5f) << "row " << r << ": scale " << s[r] << " is not a power of two";
+    if (r == 3 || r == 4) {
+      EXPECT_EQ(s[r], 1.0f) << "row " << r;
+    } else {
+      EXPECT_GE(max_abs / s[r], 16384.0f) << "row " << r;
+      EXPECT_LT(max_abs / s[r], 32768.0f) << "row " << r;
+    }
+    int64_t wrong = 0;
+    for (int64_t c = 0; c < kCols; ++c) {
+      const uint16_t want = kernels::F32ToF16(x[r * kCols + c] / s[r]);
+      wrong += r == 4 && c == 17 ? (got[r * kCols + c] & 0x7c00u) != 0x7c00u : got[r * kCols + c] != want;
+    }
+    EXPECT_EQ(wrong, 0) << "row " << r;
+  }
+  // In place, and from one buffer into another (4-wide and 1-wide columns).
+  for (int64_t cols : {kCols, kCols - 1}) {
+    const int64_t rows = static_cast<int64_t>(x.size()) / cols;
+    TwinBuffer y = Twin(x), apart = Empty(sizeof(float) * x.size());
+    ASSERT_TRUE(kernels::ScaleRowsF32(y.g<float>(), y.g<float>(), rows, cols, scales.g<float>(), gpu_->stream()).ok());
+    ASSERT_TRUE(kernels::ScaleRowsF32(xb.g<float>(), apart.g<float>(), rows, cols, scales.g<float>(), gpu_->stream())
+                    .ok());
+    const std::vector<float> in_place = Download<float>(y), copied = Download<float>(apart);
+    for (int64_t i : {int64_t{0}, cols + 3, 2 * cols + 998, 5 * cols, rows * cols - 1}) {
+      EXPECT_EQ(in_place[i], x[i] * s[i / cols]) << "element " << i << " of rows of " << cols;
+      EXPECT_EQ(copied[i], x[i] * s[i / cols]) << "element " << i << " of rows of " << cols;
+    }
+  }
+}
+
+// prefill_precision f16: products of more than 8 tokens on FP16 operands stay within TF32's
+// bound of the CPU backend in every token's row — one token ~3e6 in magnitude (FP16 overflows
+// without the scale) and one ~2e-9 (it underflows) — also when the weight is decoded in several
+// tiles. F32 and BF16 weights take the TF32 products under f16.
+TEST_F(CudaTwinTest, F16PrefillProductsStayCloseInEveryToken) {
+  auto f16 = CudaBackend::Create({.matmul_workspace_bytes = size_t{1} << 20,
+                                  .prefill_precision = PrefillPrecision::kF16});
+  ASSERT_TRUE(f16.ok()) << f16.status();
+  gpu_ = std::move(*f16);
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ2_K,
+                        GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32}) {
+    constexpr int64_t kRows = 1000, kCols = 2048;
+    const std::vector<uint8_t> bytes = RandomWeight(type, kRows, kCols, rng_);
+    const WeightView host{.type = static_cast<uint32_t>(type), .rows = kRows, .cols = kCols,
+                          .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), kCols), .data = bytes.data()};
+    const WeightView wc = *cpu_->UploadWeight(host, "w"), wg = *gpu_->UploadWeight(host, "w");
+    for (int32_t n : {17, 64}) {
+      std::vector<float> xs = RandomFloats(static_cast<size_t>(n) * kCols);
+      for (int64_t c = 0; c < kCols; ++c) {
+        xs[c] *= 3e6f;
+        xs[kCols + c] *= 2e-9f;
+      }
+      TwinBuffer x = Twin(xs);
+      TwinBuffer y = Empty(sizeof(float) * n * kRows);
+      ASSERT_TRUE(cpu_->MatMul(wc, x.c<float>(), n, y.c<float>()).ok());
+      ASSERT_TRUE(gpu_->MatMul(wg, x.g<float>(), n, y.g<float>()).ok());
+      const std::vector<float> got = Download<float>(y), want = CpuCopy<float>(y);
+      double worst = 0.0;
+      for (int32_t t = 0; t < n; ++t) {
+        const std::vector<float> a(got.begin() + t * kRows, got.begin() + (t + 1) * kRows);
+        const std::vector<float> b(want.begin() + t * kRows, want.begin() + (t + 1) * kRows);
+        const double err = RelativeError(a, b);
+        EXPECT_LT(err, 3e-3) << kernels::GgmlTypeName(type) << " by " << n << " tokens, token " << t;
+        worst = std::max(worst, std::isnan(err) ? 1.0 : err);
+      }
+      std::printf("f16 prefill product %s %lldx%lld by %d tokens: worst token's relative error %.3g\n",
+                  kernels::GgmlTypeName(type).c_str(), static_cast<long long>(kRows), static_cast<long long>(kCols), n,
+                  worst);
     }
   }
 }
