@@ -13,6 +13,7 @@
 #include "kernels/base/status_macros.h"
 #include "kernels/cuda/fill.h"
 #include "kernels/cuda/quant_matmul.h"
+#include "kernels/cuda/f16_operands.h"
 #include "kernels/cuda/quant_matvec.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/routed_experts.h"
@@ -110,7 +111,20 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
                                      bool x_quantized, bool* quantized) {
   *quantized = false;
   HOBBIT_RETURN_IF_ERROR(CheckWeight(w, "matmul"));
+  // Quantized weights, up to twice the matrix-vector kernel's tokens: two of its passes read the
+  // blocks twice, less than decoding them into a tile and reading that (3-5x the stored bytes).
+  constexpr int32_t kMax = kernels::kQuantMatVecMaxTokens;
   const auto type = static_cast<GgmlType>(w.type);
+  kernels::QuantMatVecParams pass{.type = type, .w = w.data, .rows = w.rows, .cols = w.cols,
+                                .row_bytes = w.row_bytes, .x = x, .n_tokens = kMax, .y = y};
+  if (n_tokens > kMax && n_tokens <= 2 * kMax && options_.int8_activations &&
+      kernels::DequantizeF16CanRun(type, w.cols) && kernels::QuantMatVecCanRun(pass)) {
+    // The scratch then holds the second pass's tokens only: *quantized stays false.
+    bool pass_quantized = false;
+    HOBBIT_RETURN_IF_ERROR(MatMulImpl(w, x, kMax, y, /*x_quantized=*/false, &pass_quantized));
+    return MatMulImpl(w, x + int64_t{kMax} * w.cols, n_tokens - kMax, y + int64_t{kMax} * w.rows,
+                      /*x_quantized=*/false, &pass_quantized);
+  }
   kernels::CudaQuantMatMulParams p{.type = type, .w = w.data, .rows = w.rows,
                                    .cols = w.cols, .row_bytes = w.row_bytes, .x = x, .n_tokens = n_tokens, .y = y,
                                    .f16 = options_.prefill_precision == PrefillPrecision::kF16};

@@ -21,11 +21,11 @@ namespace {
 
 using kernels::GgmlType;
 
-// Whether a decode product (up to 8 tokens) takes the QuantMatVec fast path for these types,
-// which quantizes the activations to int8 blocks of 32 as llama.cpp does: W and row_bytes
-// multiples of 4 bytes (16 for Q4_K/Q5_K).
+// Whether a product takes the QuantMatVec fast path for these types, which quantizes the
+// activations to int8 blocks of 32 as llama.cpp does: W and row_bytes multiples of 4 bytes (16
+// for Q4_K/Q5_K), up to 8 tokens — or up to 16 in two passes (CudaBackend::MatMul).
 bool TakesInt8Path(GgmlType type, int64_t cols, int32_t n_tokens, int misalign) {
-  if (n_tokens > kernels::kQuantMatVecMaxTokens) return false;
+  if (n_tokens > 2 * kernels::kQuantMatVecMaxTokens) return false;
   const int64_t row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), cols);
   switch (type) {
     case GgmlType::kQ8_0:
@@ -135,7 +135,7 @@ TEST_P(CudaQuantOpsTest, MatMulRealShapes) {
 }
 
 TEST_P(CudaQuantOpsTest, MatMulExpertShapesDecodeAndPrefill) {
-  CheckMatMul(768, 2048, {1, 2, 5, 8, 9, 40});
+  CheckMatMul(768, 2048, {1, 2, 5, 8, 9, 16, 17, 40});
   CheckMatMul(2048, 768, {1, 4, 8, 33});
 }
 
@@ -169,7 +169,7 @@ TEST_P(CudaQuantOpsTest, MatMulsEqualOneMatMulEach) {
     // read stale levels could not pass by chance.
     const std::vector<uint8_t> other_bytes = RandomWeight(GgmlType::kQ8_0, 32, cols, rng_);
     Weight other = Upload(GgmlType::kQ8_0, 32, cols, other_bytes, 0);
-    for (int32_t n : {1, 3, 8}) {
+    for (int32_t n : {1, 3, 8, 12}) {  // 12: the matrix-vector kernel's two passes
       const int64_t kCols = cols;
       TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
       TwinBuffer other_x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
@@ -367,7 +367,7 @@ TEST_F(CudaTwinTest, Tf32PrefillProductsStayClose) {
     const WeightView host{.type = static_cast<uint32_t>(type), .rows = kRows, .cols = kCols,
                           .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), kCols), .data = bytes.data()};
     const WeightView wc = *cpu_->UploadWeight(host, "w"), wg = *gpu_->UploadWeight(host, "w");
-    for (int32_t n : {17, 64}) {
+    for (int32_t n : {17, 64}) {  // over 16 tokens: not the matrix-vector kernel's two passes
       TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(n) * kCols));
       TwinBuffer y = Empty(sizeof(float) * n * kRows);
       ASSERT_TRUE(cpu_->MatMul(wc, x.c<float>(), n, y.c<float>()).ok());
