@@ -9,6 +9,9 @@
 // table on stdout and JSON (--json PATH). Then the RMSNorm that routes (RmsNormQuantizeRouteF32)
 // against the three kernels it replaces (RMSNorm with quantization, the float32 router product,
 // the top-k) at the mixtral and qwen3-30b-a3b shapes, one token, router copies rotated past L2.
+// Last, the prefill products (CudaQuantMatMul: decoded tiles and cuBLAS) at 14336x4096 and
+// 4096x14336 with 128 and 512 tokens, FP16 operands (64, 32 and 16 MB tiles) against TF32 tiles
+// (64 MB), in TFLOP/s.
 //
 //   cuda-kernel-bench --json bench.json
 #include <cuda_runtime.h>
@@ -23,6 +26,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
+#include "kernels/cuda/cublas_library.h"
+#include "kernels/cuda/quant_matmul.h"
 #include "kernels/cuda/quant_matvec.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/router_topk.h"
@@ -101,6 +106,70 @@ struct RouteResult {
   int32_t n_expert, k;
   double separate_ms, fused_ms;
 };
+
+struct PrefillResult {
+  std::string type, math;
+  int64_t rows, cols, n_tokens, tile_mb;
+  double ms, tflops;
+};
+
+// CudaQuantMatMul over n_tokens > 8 with the CUDA backend's default 64 MB of tiles, on one
+// weight (a prefill product reads a weight once; decoding it dominates, not the L2).
+std::vector<PrefillResult> TimePrefill(std::mt19937& rng) {
+  const CublasLibrary* lib = *GetCublasLibrary();
+  cublasContext* handles[2] = {nullptr, nullptr};  // f16, tf32
+  for (cublasContext*& h : handles) {
+    if (lib->create(&h) != 0 || lib->set_math_mode(h, kCublasTf32TensorOpMath) != 0) std::exit(5);
+  }
+  std::vector<PrefillResult> results;
+  constexpr int64_t kMaxTokens = 512;
+  float *x = nullptr, *y = nullptr;
+  Check(cudaMalloc(&x, sizeof(float) * kMaxTokens * 14336), "malloc prefill x");
+  Check(cudaMalloc(&y, sizeof(float) * kMaxTokens * 14336), "malloc prefill y");
+  {
+    std::vector<float> hx(kMaxTokens * 14336);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (auto& v : hx) v = dist(rng);
+    Check(cudaMemcpy(x, hx.data(), sizeof(float) * hx.size(), cudaMemcpyHostToDevice), "copy prefill x");
+  }
+  const int64_t shapes[][2] = {{14336, 4096}, {4096, 14336}};
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ4_0}) {
+    for (const auto& shape : shapes) {
+      const int64_t rows = shape[0], cols = shape[1];
+      const int64_t row_bytes = *GgmlRowBytes(static_cast<uint32_t>(type), cols);
+      const std::vector<uint8_t> host = RandomWeight(type, rows, cols, row_bytes, rng);
+      uint8_t* w = nullptr;
+      Check(cudaMalloc(&w, host.size()), "malloc prefill weight");
+      Check(cudaMemcpy(w, host.data(), host.size(), cudaMemcpyHostToDevice), "copy prefill weight");
+      for (int32_t n : {128, 512}) {
+        // FP16 tiles of 64 MB (the backend's default), and smaller ones the L2 cache may hold
+        // between the decoding kernel and the product.
+        for (int m = 0; m < 4; ++m) {
+          const int64_t tile_mb = m < 2 ? 64 : (m == 2 ? 32 : 16);
+          const CudaQuantMatMulParams p{.type = type, .w = w, .rows = rows, .cols = cols, .row_bytes = row_bytes,
+                                        .x = x, .n_tokens = n, .y = y, .f16 = m != 1};
+          const size_t ws_bytes = QuantMatMulWorkspaceBytes(p, size_t(tile_mb) << 20);
+          void* ws = nullptr;
+          Check(cudaMalloc(&ws, ws_bytes), "malloc prefill workspace");
+          if (lib->set_stream(handles[m == 1], nullptr) != 0) std::exit(5);
+          const double ms = MedianMs(
+              [&](int) {
+                if (!CudaQuantMatMul(p, ws, ws_bytes, handles[m == 1], nullptr).ok()) std::exit(6);
+              },
+              3, 7);
+          results.push_back({GgmlTypeName(type), m == 1 ? "tf32" : "f16", rows, cols, n, tile_mb, ms,
+                             2.0 * rows * cols * n / (ms * 1e-3) / 1e12});
+          cudaFree(ws);
+        }
+      }
+      cudaFree(w);
+    }
+  }
+  cudaFree(x);
+  cudaFree(y);
+  for (cublasContext* h : handles) lib->destroy(h);
+  return results;
+}
 
 std::vector<RouteResult> TimeRouting(const cudaDeviceProp& prop, const float* x, void* q8, std::mt19937& rng) {
   const struct {
@@ -227,6 +296,7 @@ int main(int argc, char** argv) {
     }
   }
   const std::vector<RouteResult> routing = TimeRouting(prop, x, scratch, rng);
+  const std::vector<PrefillResult> prefill = TimePrefill(rng);
   Check(cudaDeviceSynchronize(), "final sync");
   std::string json = absl::StrCat("{\n  \"device\": \"", prop.name, "\",\n  \"copy_gbps\": ", copy_gbps,
                                   ",\n  \"matvec\": [\n");
@@ -249,6 +319,19 @@ int main(int argc, char** argv) {
     absl::StrAppend(&json, "    {\"dim\": ", r.dim, ", \"n_expert\": ", r.n_expert, ", \"k\": ", r.k,
                     ", \"separate_us\": ", r.separate_ms * 1e3, ", \"fused_us\": ", r.fused_ms * 1e3, "}",
                     i + 1 < routing.size() ? ",\n" : "\n");
+  }
+  json += "  ],\n  \"prefill\": [\n";
+  std::printf("\n%-6s %6s %6s %4s %5s %7s %9s %8s\n", "type", "rows", "cols", "tok", "math", "tile MB", "us",
+              "TFLOP/s");
+  for (size_t i = 0; i < prefill.size(); ++i) {
+    const PrefillResult& r = prefill[i];
+    std::printf("%-6s %6lld %6lld %4lld %5s %7lld %9.1f %8.1f\n", r.type.c_str(), static_cast<long long>(r.rows),
+                static_cast<long long>(r.cols), static_cast<long long>(r.n_tokens), r.math.c_str(),
+                static_cast<long long>(r.tile_mb), r.ms * 1e3, r.tflops);
+    absl::StrAppend(&json, "    {\"type\": \"", r.type, "\", \"math\": \"", r.math, "\", \"rows\": ", r.rows,
+                    ", \"cols\": ", r.cols, ", \"n_tokens\": ", r.n_tokens, ", \"tile_mb\": ", r.tile_mb,
+                    ", \"us\": ", r.ms * 1e3,
+                    ", \"tflops\": ", r.tflops, "}", i + 1 < prefill.size() ? ",\n" : "\n");
   }
   json += "  ]\n}\n";
   if (!json_path.empty()) {
