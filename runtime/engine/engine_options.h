@@ -34,7 +34,8 @@ struct EngineOptions {
   // CUDA: products of more than 8 tokens (prefill; CudaBackendOptions::prefill_precision):
   // f16 = weights decoded to FP16 and activations to FP16 scaled per token by a power of two, FP32
   // sums on the FP16 tensor cores (default); tf32 = FP32 tiles on the tensor cores in TF32;
-  // f32 = exact FP32.
+  // f32 = exact FP32. On the H200, 512 tokens on 8 mixtral-shaped Q4_0 layers: tf32 61.7 ms, f16
+  // 30.2 ms, products within 4.6e-4 of FP32 (BENCHMARKS.md).
   PrefillPrecision prefill_precision = PrefillPrecision::kF16;
   // Resident experts: decode-sized batches keep the router's choice on the device (no host round
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
