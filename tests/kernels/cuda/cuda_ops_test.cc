@@ -401,8 +401,10 @@ TEST_F(CudaAttentionTest, DecodeBatchOfThreeSequences) {
   }
 }
 
+// Over 8 tokens, query heads sharing KV heads in groups of 2, 4 or 8 (head dims up to 128) take
+// the grouped kernel; the other groups (1, 3) and head dims (256) the per-head one.
 TEST_F(CudaAttentionTest, PrefillChunkAndDecodeToken) {
-  for (int32_t head_dim : {64, 128}) {
+  for (int32_t head_dim : {64, 96, 128, 256}) {
     std::vector<int32_t> seq, pos;
     for (int32_t i = 0; i < 40; ++i) {
       seq.push_back(1);
@@ -410,7 +412,8 @@ TEST_F(CudaAttentionTest, PrefillChunkAndDecodeToken) {
     }
     seq.push_back(0);
     pos.push_back(300);
-    Check(head_dim, 16, 4, seq, pos);
+    for (int32_t n_head_kv : {16, 8, 4, 2}) Check(head_dim, 16, n_head_kv, seq, pos);
+    Check(head_dim, 12, 4, seq, pos);
   }
 }
 
