@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* _
                                                              const int8_t* __restrict__ xq, const float4* __restrict__ xm,
                                                              const float* __restrict__ xf, float* __restrict__ y,
                                                              const void* const* __restrict__ table_z1,
-                                                             float* __restrict__ y_z1) {
+                                                             float* __restrict__ y_z1, RoutedExpertsParams::Groups groups) {
   cuda_internal::AfterPriorGrid();
   if (blockIdx.z == 1) {
     table = table_z1;
@@ -54,7 +54,15 @@ __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* _
   __shared__ int s_count;
   __shared__ int s_pair[kRoutedExpertsMaxPairs];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  if (warp == 0) {
+  const int* pair_list = s_pair;  // the group's pairs: found here, or the caller's grouping
+  if (groups.expert != nullptr) {
+    if (threadIdx.x == 0) {
+      const int e = groups.expert[blockIdx.y];
+      s_expert = e >= 0 && e < n_expert ? e : -1;
+      s_count = groups.start[blockIdx.y + 1] - groups.start[blockIdx.y];
+    }
+    pair_list = groups.pairs + groups.start[blockIdx.y];
+  } else if (warp == 0) {
     const unsigned below = (1u << lane) - 1u;
     // The group's expert: the blockIdx.y-th id that is in range and not seen at an earlier pair.
     int expert = -1, seen = 0;
@@ -97,7 +105,7 @@ __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* _
     const int n = min(kTokensPerPass, count - c0);
     int64_t x0[kTokensPerPass];
 #pragma unroll
-    for (int j = 0; j < kTokensPerPass; ++j) x0[j] = j < n ? static_cast<int64_t>(s_pair[c0 + j] / x_div) * cols : 0;
+    for (int j = 0; j < kTokensPerPass; ++j) x0[j] = j < n ? static_cast<int64_t>(pair_list[c0 + j] / x_div) * cols : 0;
     float acc[kRows][kTokensPerPass];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -137,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* _
       const int r = static_cast<int>(threadIdx.x) % kRows, j = static_cast<int>(threadIdx.x) / kRows;
       float v = 0.0f;
       for (int k = 0; k < static_cast<int>(blockDim.x / 32); ++k) v += partial[k][r][j];
-      if (row0 + r < rows) y[static_cast<int64_t>(s_pair[c0 + j]) * rows + row0 + r] = v;
+      if (row0 + r < rows) y[static_cast<int64_t>(pair_list[c0 + j]) * rows + row0 + r] = v;
     }
     __syncthreads();
   }
@@ -286,10 +294,11 @@ bool NeedsQ8(GgmlType type) {
 void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div, const int8_t* xq, const float4* xm,
                   const float* xf, float* y, CUstream_st* stream, const RoutedMatrix* second = nullptr,
                   float* y2 = nullptr) {
-  // At most one group per pair and per expert.
+  // At most one group per pair and per expert (or the caller's groups).
   const int32_t pairs = p.n_tokens * p.k;
-  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), static_cast<unsigned>(std::min(pairs, p.n_expert)),
-                  second != nullptr ? 2u : 1u);
+  const bool grouped = p.groups.expert != nullptr;
+  const unsigned n_groups = static_cast<unsigned>(grouped ? p.groups.n : std::min(pairs, p.n_expert));
+  const dim3 grid(static_cast<unsigned>((m.rows + kRows - 1) / kRows), n_groups, second != nullptr ? 2u : 1u);
   const void* const* table2 = second != nullptr ? second->table : m.table;
   float* out2 = second != nullptr ? y2 : y;
   cuda_internal::DispatchDotType(m.type, [&](auto d) {
@@ -298,9 +307,11 @@ void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div
     const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
     const auto launch = [&](auto kernel) {
       cuda_internal::LaunchAfterPrior(kernel, grid, threads, stream, m.table, p.ids, pairs, p.n_expert, m.rows, m.cols,
-                                      m.row_bytes, x_div, xq, xm, xf, y, table2, out2);
+                                      m.row_bytes, x_div, xq, xm, xf, y, table2, out2, p.groups);
     };
-    if (p.n_tokens <= 1) {
+    if (grouped) {
+      launch(GatherDotKernel<T, 8>);
+    } else if (p.n_tokens <= 1) {
       launch(GatherDotKernel<T, 1>);
     } else if (p.n_tokens <= 2) {
       launch(GatherDotKernel<T, 2>);
@@ -353,7 +364,10 @@ bool RoutedMatrixAddressFits(GgmlType type, const void* address) {
 bool RoutedExpertsCanRun(const RoutedExpertsParams& p) {
   const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
   const int32_t pairs = p.n_tokens * p.k;
-  return p.n_tokens >= 1 && p.k >= 1 && pairs <= kRoutedExpertsMaxPairs && p.n_expert >= 1 && Fits(p.gate) &&
+  const bool grouped = p.groups.expert != nullptr && p.groups.start != nullptr && p.groups.pairs != nullptr &&
+                       p.groups.n >= 1 && p.groups.n <= 65535;
+  return p.n_tokens >= 1 && p.k >= 1 && pairs <= (grouped ? kRoutedExpertsMaxGroupedPairs : kRoutedExpertsMaxPairs) &&
+         (grouped || p.groups.expert == nullptr) && p.n_expert >= 1 && Fits(p.gate) &&
          Fits(p.up) && Fits(p.down) && p.up.rows == n_ff && p.up.cols == n_embd && p.down.rows == n_embd &&
          p.down.cols == n_ff && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
 }
@@ -395,7 +409,7 @@ absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {
   } else {
     HOBBIT_RETURN_IF_ERROR(SiluMulF32(s.gate, s.up, pairs * n_ff, s.gate, stream));
   }
-  if (p.n_tokens == 1) {
+  if (p.n_tokens == 1 && p.groups.expert == nullptr) {
     // One token: the down product adds its k slots into the output itself (no combine kernel).
     LaunchDownCombine(p, s.aq, s.am, s.gate, stream);
     return cuda_internal::LaunchStatus("cuda routed experts");

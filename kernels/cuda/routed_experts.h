@@ -11,7 +11,12 @@
 // the down product adds its k slots into out itself; for more tokens a gathered down product and
 // a combine kernel. Every kernel waits for the one before (internal/pdl.cuh).
 //
-// Shape/limits: pairs = n_tokens * k <= kRoutedExpertsMaxPairs; every matrix a type with an
+// Prefill batches come with the pairs grouped by expert (RoutedExpertsParams::groups), up to
+// kRoutedExpertsMaxGroupedPairs: each group's expert is read once per 8 of its pairs (its rows
+// stay in the block's cache between passes), with one launch per projection for all experts
+// instead of a handful per expert (qwen3's 128 experts made prefill launch-bound).
+//
+// Shape/limits: pairs = n_tokens * k <= kRoutedExpertsMaxPairs (grouped: the larger limit); every matrix a type with an
 // integer or float dot (internal/dp4a_blocks.cuh) and its alignment; n_embd and n_ff multiples of
 // 32 where activations are quantized. Scratch: RoutedExpertsScratchBytes, 16-byte aligned.
 #pragma once
@@ -27,6 +32,8 @@ struct CUstream_st;
 namespace hobbit::kernels {
 
 inline constexpr int32_t kRoutedExpertsMaxPairs = 64;
+// With the pairs grouped by expert (RoutedExpertsParams::groups: prefill batches).
+inline constexpr int32_t kRoutedExpertsMaxGroupedPairs = 1 << 16;
 
 // One of the three matrices of every expert: type and shape (the same for every expert) and a
 // device table of n_expert device addresses.
@@ -53,6 +60,16 @@ struct RoutedExpertsParams {
   // rows, then one 16-byte record per block: RmsNormQuantizeF32's layout), read instead of
   // quantizing x again where the gate and up products take int8 activations.
   const void* x_q8 = nullptr;
+  // Optional, for batches past kRoutedExpertsMaxPairs: the pairs (t * k + j) grouped by expert,
+  // made by the caller. Group g is expert group_expert[g] over pairs group_pairs[group_start[g]
+  // .. group_start[g + 1]); every pair whose id is in range is in its expert's group.
+  struct Groups {
+    const int32_t* expert = nullptr;  // device [n]
+    const int32_t* start = nullptr;   // device [n + 1]
+    const int32_t* pairs = nullptr;   // device [n_tokens * k]
+    int32_t n = 0;
+  };
+  Groups groups = {};
 };
 
 size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs);

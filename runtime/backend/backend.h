@@ -178,6 +178,11 @@ struct RoutedExpertsParams {
   int32_t n_tokens = 0;
   int32_t k = 0;
   float* out = nullptr;                       // [n_tokens, n_embd]
+  // Batches past kRoutedExpertsMaxTokens (prefill): the choice on the host instead ([n_tokens,
+  // k]; ids and weights are then unused). A backend that groups the pairs by expert itself runs
+  // all experts in a few launches; RoutedExpertsCanRun says whether this one does.
+  const int32_t* ids_host = nullptr;
+  const float* weights_host = nullptr;
 };
 
 class Backend {
@@ -310,7 +315,8 @@ class Backend {
                                         int32_t n, int64_t dim, float* dst) = 0;
   // x[r, :] *= sigmoid(gate[r]) (gate in device memory, one value per row).
   virtual absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) = 0;
-  // Whether RoutedExperts runs these experts for this many tokens (a decode-sized batch).
+  // Whether RoutedExperts runs these experts for this many tokens (a decode-sized batch, or a
+  // larger one with the choice on the host).
   virtual bool RoutedExpertsCanRun(const RoutedExpertsParams& p) = 0;
   // Whether keeping the router's choice in backend memory saves anything (a GPU: a host round
   // trip per layer). The CPU backend's RoutedExperts is a twin for tests: there the host-routed

@@ -122,6 +122,9 @@ class CudaBackend final : public Backend {
   const void* const* ExpertTable(std::span<const WeightView> views);
   // The kernel's parameters for RoutedExperts (no scratch yet), or nullopt where it cannot run.
   std::optional<kernels::RoutedExpertsParams> RoutedKernelParams(const RoutedExpertsParams& p);
+  // A batch's host choice (ids_host, weights_host) grouped by expert and uploaded: k's ids,
+  // weights and groups then point at it (valid for the RoutedExperts launch that follows).
+  absl::Status GroupChoiceByExpert(const RoutedExpertsParams& p, kernels::RoutedExpertsParams& k);
   // InvalidArgument naming `op` for a weight type/width the CUDA kernels cannot read.
   static absl::Status CheckWeight(const WeightView& w, std::string_view op);
   // Retires the copies that have completed (pending_ front to back); with `until`, blocks until

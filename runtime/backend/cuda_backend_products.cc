@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -280,7 +281,9 @@ kernels::RoutedMatrix Matrix(const WeightView& first, const void* const* table) 
 
 std::optional<kernels::RoutedExpertsParams> CudaBackend::RoutedKernelParams(const RoutedExpertsParams& p) {
   if (p.gate.empty() || p.up.size() != p.gate.size() || p.down.size() != p.gate.size()) return std::nullopt;
-  if (p.n_tokens < 1 || p.n_tokens > kRoutedExpertsMaxTokens) return std::nullopt;
+  // Past kRoutedExpertsMaxTokens the choice comes from the host (grouped by expert in RoutedExperts).
+  const bool host_choice = p.n_tokens > kRoutedExpertsMaxTokens;
+  if (p.n_tokens < 1 || (host_choice && (p.ids_host == nullptr || p.weights_host == nullptr))) return std::nullopt;
   for (const std::span<const WeightView>* m : {&p.gate, &p.up, &p.down}) {
     // Quantized weights need int8 activations here; without them the experts run the host-routed way.
     const auto type = static_cast<GgmlType>((*m)[0].type);
@@ -296,8 +299,53 @@ std::optional<kernels::RoutedExpertsParams> CudaBackend::RoutedKernelParams(cons
                                  .down = Matrix(p.down[0], down), .n_expert = static_cast<int32_t>(p.gate.size()),
                                  .x = p.x, .ids = p.ids, .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k,
                                  .out = p.out};
+  if (host_choice) {
+    // Stand-ins for the grouping RoutedExperts uploads (only their presence is checked here).
+    static const int32_t kSomeGrouping[2] = {0, 0};
+    k.groups = {.expert = kSomeGrouping, .start = kSomeGrouping, .pairs = kSomeGrouping,
+                .n = std::min<int32_t>(k.n_expert, p.n_tokens * p.k)};
+  }
   if (!kernels::RoutedExpertsCanRun(k)) return std::nullopt;
   return k;
+}
+
+absl::Status CudaBackend::GroupChoiceByExpert(const RoutedExpertsParams& p, kernels::RoutedExpertsParams& k) {
+  HOBBIT_RETURN_IF_ERROR(NotWhileRecording("routed experts (host choice)"));
+  const int32_t pairs = p.n_tokens * p.k;
+  const int32_t n_expert = k.n_expert;
+  // One upload: ids, weights, then per group its expert, the groups' starts, the pairs by expert.
+  std::vector<int32_t> count(n_expert, 0);
+  for (int32_t q = 0; q < pairs; ++q) {
+    const int32_t e = p.ids_host[q];
+    if (e >= 0 && e < n_expert) ++count[e];
+  }
+  std::vector<int32_t> group_expert, start = {0};
+  for (int32_t e = 0; e < n_expert; ++e) {
+    if (count[e] == 0) continue;
+    group_expert.push_back(e);
+    start.push_back(start.back() + count[e]);
+  }
+  const auto n_groups = static_cast<int32_t>(group_expert.size());
+  std::vector<int32_t> at(n_expert, 0);
+  for (int32_t g = 0; g < n_groups; ++g) at[group_expert[g]] = start[g];
+  std::vector<int32_t> packed(size_t{2} * pairs + n_groups + (n_groups + 1) + start.back());
+  std::memcpy(packed.data(), p.ids_host, sizeof(int32_t) * pairs);
+  std::memcpy(packed.data() + pairs, p.weights_host, sizeof(float) * pairs);
+  int32_t* const groups_at = packed.data() + 2 * pairs;
+  std::copy(group_expert.begin(), group_expert.end(), groups_at);
+  std::copy(start.begin(), start.end(), groups_at + n_groups);
+  int32_t* const pairs_at = groups_at + 2 * n_groups + 1;
+  for (int32_t q = 0; q < pairs; ++q) {
+    const int32_t e = p.ids_host[q];
+    if (e >= 0 && e < n_expert) pairs_at[at[e]++] = q;
+  }
+  HOBBIT_ASSIGN_OR_RETURN(void* device, staging_->Upload(packed.data(), sizeof(int32_t) * packed.size()));
+  const auto* d = static_cast<const int32_t*>(device);
+  k.ids = d;
+  k.weights = reinterpret_cast<const float*>(d + pairs);
+  k.groups = {.expert = d + 2 * pairs, .start = d + 2 * pairs + n_groups, .pairs = d + 2 * pairs + 2 * n_groups + 1,
+              .n = n_groups};
+  return absl::OkStatus();
 }
 
 bool CudaBackend::RoutedExpertsCanRun(const RoutedExpertsParams& p) { return RoutedKernelParams(p).has_value(); }
@@ -308,13 +356,16 @@ absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
     return absl::InvalidArgumentError(absl::StrCat("cuda routed experts: cannot run ", p.n_tokens, " tokens x top-", p.k,
                                                    " over ", p.gate.size(), " experts"));
   }
-  // Sized for the most tokens, so the buffer grows (and the stream syncs) once.
-  const size_t need = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows,
-                                                         kRoutedExpertsMaxTokens * p.k);
+  // Sized for the most decode tokens, so the buffer grows (and the stream syncs) once; a prefill
+  // for a power of two of tokens.
+  const int32_t sized_tokens =
+      std::max<int32_t>(kRoutedExpertsMaxTokens, static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(p.n_tokens))));
+  const size_t need = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows, sized_tokens * p.k);
   HOBBIT_RETURN_IF_ERROR(Reserve(routed_scratch_, need, "routed experts scratch"));
   k->scratch = routed_scratch_->data();
   k->scratch_bytes = routed_scratch_->bytes();
   Wrote(p.out);
+  if (p.n_tokens > kRoutedExpertsMaxTokens) HOBBIT_RETURN_IF_ERROR(GroupChoiceByExpert(p, *k));
   // gate and up read x as RmsNormForProducts quantized it, where it did.
   k->x_q8 = NormQ8For(p.x, p.n_tokens, k->gate.cols);
   return kernels::RoutedExperts(*k, stream_);

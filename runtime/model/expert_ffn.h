@@ -64,6 +64,10 @@ class ResidentExpertFfn final : public ExpertFfn {
   RoutedExpertsParams Params(int32_t layer, const float* x, const int32_t* ids, const float* weights,
                              int32_t n_tokens, int32_t k, float* out) const;
 
+  // Whether a batch past kRoutedExpertsMaxTokens runs faster as Backend::RoutedExperts on the
+  // host choice (all experts in a few launches) than expert by expert.
+  bool GroupedPays(int32_t n_tokens, int32_t k) const;
+
   bool device_routing_;
   // Per layer and token count 1..kRoutedExpertsMaxTokens: 0 unknown, 1 yes, -1 no.
   std::vector<std::array<int8_t, kRoutedExpertsMaxTokens + 1>> routed_ok_;

@@ -38,7 +38,8 @@ struct GoldenCase {
   std::string greedy;
 };
 
-// Prefill logits (chunks of 5, KV blocks of 4) and a 32-token greedy continuation.
+// Prefill logits (chunks of 5 tokens unless told, KV blocks of 4) and a 32-token greedy
+// continuation.
 struct RunResult {
   std::vector<float> prompt_logits;
   std::vector<int32_t> greedy;
@@ -47,7 +48,7 @@ struct RunResult {
 };
 
 RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt,
-                   bool device_routing = false, bool record_steps = false) {
+                   bool device_routing = false, bool record_steps = false, int32_t chunk = 5) {
   RunResult r;
   ModelLoadOptions options;
   options.device_routing = device_routing;
@@ -56,7 +57,7 @@ RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return r;
   SequenceRunner runner(**model, backend);
-  EXPECT_TRUE(runner.Init(256, /*chunk=*/5, /*block_size=*/4).ok());
+  EXPECT_TRUE(runner.Init(256, chunk, /*block_size=*/4).ok());
   StepOutput out;
   EXPECT_TRUE(runner.Append(prompt, LogitsWanted::kAll, &out).ok());
   r.prompt_logits = out.logits;
@@ -133,6 +134,24 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   EXPECT_LT(routed_vs_cpu, 1e-5);
   EXPECT_EQ(routed_exact.greedy, want.greedy);
   EXPECT_LT(routed_int8_vs_cpu, 0.1);
+
+  // The whole prompt as one prefill step (24 tokens, past the decode kernels' 8 and the two
+  // matrix-vector passes' 16): products on decoded tiles, the experts grouped by expert on the
+  // host choice (Backend::RoutedExperts, where the rows fit), attention per group of query heads.
+  // Float activations and float32 prefill products: the CPU backend's results; the engine's
+  // defaults (int8 activations, FP16 prefill products): within the int8 bound.
+  auto f16 = CudaBackend::Create({.prefill_precision = PrefillPrecision::kF16});
+  ASSERT_TRUE(f16.ok()) << f16.status();
+  const int32_t whole = static_cast<int32_t>(prompt.size());
+  const RunResult one_step = RunModel(shared, **gpu, prompt, false, false, whole);
+  const RunResult one_step_f16 = RunModel(shared, **f16, prompt, false, false, whole);
+  const double one_step_vs_cpu = RelativeError(one_step.prompt_logits, want.prompt_logits);
+  const double one_step_f16_vs_cpu = RelativeError(one_step_f16.prompt_logits, want.prompt_logits);
+  std::printf("%s %s: whole-prompt prefill: relative error %.3g (float), %.3g (int8, f16 products) vs the CPU backend\n",
+              c.arch.c_str(), c.file.c_str(), one_step_vs_cpu, one_step_f16_vs_cpu);
+  EXPECT_LT(one_step_vs_cpu, 1e-5);
+  EXPECT_EQ(one_step.greedy, want.greedy);
+  EXPECT_LT(one_step_f16_vs_cpu, 0.1);
 
   // Recorded steps (CUDA graphs of the decode layers): the same ops replayed, so every decode
   // step's logits are bit for bit those of the direct run, with both activation precisions.

@@ -97,6 +97,59 @@ TEST_P(CudaRoutedExpertsTest, MatchesTheCpuTwin) {
   }
 }
 
+// A prefill batch (past kRoutedExpertsMaxTokens) with the choice on the host: the CUDA backend
+// groups the pairs by expert (one expert chosen by no token, one by most) and runs all experts
+// in a few launches. The CPU twin, which takes decode-sized batches, gives the reference 8
+// tokens at a time (tokens are independent).
+TEST_P(CudaRoutedExpertsTest, PrefillBatchGroupedByExpert) {
+  const GgmlType type = GetParam();
+  constexpr int32_t kExperts = 12, kEmbd = 512, kFf = 1024, kTop = 4, kTokens = 45;
+  std::vector<Matrix> gate, up, down;
+  for (int32_t e = 0; e < kExperts; ++e) {
+    gate.push_back(Make(type, kFf, kEmbd));
+    up.push_back(Make(type, kFf, kEmbd));
+    down.push_back(Make(type, kEmbd, kFf));
+  }
+  std::vector<WeightView> gate_c, up_c, down_c, gate_g, up_g, down_g;
+  for (int32_t e = 0; e < kExperts; ++e) {
+    gate_c.push_back(gate[e].cpu), up_c.push_back(up[e].cpu), down_c.push_back(down[e].cpu);
+    gate_g.push_back(gate[e].gpu), up_g.push_back(up[e].gpu), down_g.push_back(down[e].gpu);
+  }
+  // Expert 0 in every token's choice, expert kExperts - 1 in none.
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+  std::vector<int32_t> order(kExperts - 2);
+  for (int32_t t = 0; t < kTokens; ++t) {
+    std::iota(order.begin(), order.end(), 1);
+    std::shuffle(order.begin(), order.end(), rng_);
+    ids.insert(ids.end(), {0, order[0], order[1], order[2]});
+    weights.insert(weights.end(), {0.4f, 0.3f, 0.2f, 0.1f});
+  }
+  TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(kTokens) * kEmbd));
+  TwinBuffer id = Twin(ids), w = Twin(weights);
+  TwinBuffer out = Twin(RandomFloats(static_cast<size_t>(kTokens) * kEmbd, 0.1f));
+  for (int32_t t0 = 0; t0 < kTokens; t0 += kRoutedExpertsMaxTokens) {
+    const int32_t n = std::min(kRoutedExpertsMaxTokens, kTokens - t0);
+    RoutedExpertsParams pc{.gate = gate_c, .up = up_c, .down = down_c, .x = x.c<float>() + t0 * kEmbd,
+                           .ids = id.c<int32_t>() + t0 * kTop, .weights = w.c<float>() + t0 * kTop, .n_tokens = n,
+                           .k = kTop, .out = out.c<float>() + t0 * kEmbd};
+    ASSERT_TRUE(cpu_->RoutedExperts(pc).ok());
+  }
+  RoutedExpertsParams pg{.gate = gate_g, .up = up_g, .down = down_g, .x = x.g<float>(), .n_tokens = kTokens,
+                         .k = kTop, .out = out.g<float>()};
+  EXPECT_FALSE(gpu_->RoutedExpertsCanRun(pg)) << "a prefill batch needs the host choice";
+  pg.ids_host = ids.data();
+  pg.weights_host = weights.data();
+  ASSERT_TRUE(gpu_->RoutedExpertsCanRun(pg)) << kernels::GgmlTypeName(type);
+  const absl::Status s = gpu_->RoutedExperts(pg);
+  ASSERT_TRUE(s.ok()) << s;
+  const double err = RelativeError(Download<float>(out), CpuCopy<float>(out));
+  std::printf("routed experts %s, prefill of %d tokens grouped: relative error %.3g\n",
+              kernels::GgmlTypeName(type).c_str(), kTokens, err);
+  const bool float_type = type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kBF16;
+  EXPECT_LT(err, float_type ? 2e-5 : 2.5e-2) << kernels::GgmlTypeName(type);
+}
+
 // Q6_K rows of 256 elements are 210 bytes: not the 4-byte multiple the kernel's loads need, so
 // the CUDA backend says no and the model runs those experts the host-routed way.
 class CudaRoutedExpertsShapeTest : public CudaRoutedExpertsTest {};
