@@ -2,7 +2,8 @@
 # hobbitd end to end with recorded decode steps (engine.cuda_graphs) under concurrent load: runs
 # ON the GPU machine inside one device `run` call (from the repository root), or here on the CPU
 # to check the script. For cuda_graphs true and false it starts hobbitd on the demo model
-# (resident experts), streams four greedy completions one at a time, then the same four at once,
+# (resident experts), streams five greedy completions (one of a prompt of several hundred tokens)
+# one at a time, then the same five at once,
 # and reads hobbit_decode_graph_replays_total from /metrics. Prints what differs; writes every text
 # and log under $OUT. Build the bundle here first:
 #
@@ -29,6 +30,12 @@ out="${OUT:-/tmp/daemon-check}"
 mkdir -p "$out"
 model="${MODEL:-$PWD/config/models/hobbit-demo-q8_0.gguf}"
 prompts=("The history of the" "Once upon a time" "In the beginning there was" "The main reason why")
+# A prompt of several hundred tokens: prefilled in chunks of engine.scheduler.step_token_budget (256)
+# on the prefill products (decoded tiles, or the experts grouped by expert), and, concurrently,
+# in steps shared with the other streams' decode tokens.
+long_prompt=""
+for _ in $(seq 20); do long_prompt+="The river runs past the old mill and on to the sea. "; done
+prompts+=("$long_prompt")
 status=0
 
 for graphs in true false; do
