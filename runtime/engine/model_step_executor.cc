@@ -1,5 +1,6 @@
 #include "runtime/engine/model_step_executor.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -165,6 +166,32 @@ absl::Status ModelStepExecutor::WarmUp() {
     return absl::InternalError(
         absl::StrFormat("warm-up step returned %d rows of %d logits, expected 1 of %d", out.n_rows, out.n_vocab,
                         model_->config().n_vocab));
+  }
+  return WarmUpPrefill();
+}
+
+absl::Status ModelStepExecutor::WarmUpPrefill() {
+  // Resident experts on the GPU: prefill steps of 32, 64, ... tokens up to the step budget, so
+  // that what the first prompts of each size would pay once is paid here: cuBLAS choosing a
+  // kernel for each new product shape on the host (1-5 ms each on the H200) and the prefill
+  // buffers growing. hobbitd's first request on a 2-layer mixtral shape took 134 ms to its first
+  // token, the next ones 2-3 ms. (Offloading modes would copy most experts over the link.)
+  if (experts_ != nullptr || backend_->name() != "cuda") return absl::OkStatus();
+  const int32_t n_vocab = model_->config().n_vocab;
+  const int32_t block_size = kv_->block_size();
+  const int32_t most = std::min<int64_t>(scheduler_config_.step_token_budget,
+                                         int64_t{kv_->num_blocks()} * block_size);
+  for (int32_t n = 32; n <= most; n += 32) {
+    StepPlan plan;
+    // Token ids spread over the vocabulary, so the router spreads them over the experts as a
+    // prompt does (experts see varied token counts, hence varied product shapes).
+    for (int32_t i = 0; i < n; ++i) plan.tokens.push_back(static_cast<int32_t>((int64_t{i} * 7919 + 13) % n_vocab));
+    StepSequence seq;
+    seq.n_tokens = n;
+    for (int32_t b = 0; b * block_size < n; ++b) seq.block_table.push_back(b);  // no sequence owns them yet
+    plan.seqs.push_back(seq);
+    StepOutput out;
+    HOBBIT_RETURN_IF_ERROR(model_->Forward(plan, *kv_, &out));
   }
   return absl::OkStatus();
 }

@@ -50,6 +50,7 @@ class ModelStepExecutor final : public StepExecutor {
  private:
   ModelStepExecutor() = default;
   absl::Status WarmUp();
+  absl::Status WarmUpPrefill();  // on the GPU, resident: prefill steps of every 32 tokens up to the budget
 
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Model> model_;
