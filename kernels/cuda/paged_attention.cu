@@ -28,6 +28,28 @@ __device__ __forceinline__ float BlockReduce(float v, float* scratch, bool is_ma
   return r;
 }
 
+// Where token t's context lies for KV head kvh: its sequence's block table, its length, and the
+// KV head's rows in the caches (row of cache slot s at base + s * stride).
+struct ContextRows {
+  const int32_t* table;
+  int32_t n_ctx;
+  int64_t k_stride, v_stride;
+  const float* k_base;
+  const float* v_base;
+  // The cache slot of context position j.
+  __device__ __forceinline__ int64_t Slot(int32_t j, int32_t block_size) const {
+    return static_cast<int64_t>(table[j / block_size]) * block_size + j % block_size;
+  }
+};
+
+__device__ __forceinline__ ContextRows ContextOf(const CudaPagedAttentionParams& p, int32_t t, int32_t kvh) {
+  const int64_t k_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_k;
+  const int64_t v_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_v;
+  return {p.block_tables + static_cast<int64_t>(p.token_seq[t]) * p.max_blocks, p.token_pos[t] + 1, k_stride,
+          v_stride, p.k_cache + static_cast<int64_t>(kvh) * p.head_dim_k,
+          p.v_cache + static_cast<int64_t>(kvh) * p.head_dim_v};
+}
+
 constexpr int kScoreChunk = 8;  // positions a warp scores at once (their key loads in flight together)
 
 // One block per (token, query head), in chunks of kThreads context positions: the chunk's cache
@@ -51,12 +73,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
   const int32_t kvh = h / (p.n_head / p.n_head_kv);
   const float* q = p.q + (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_k;
   for (int d = threadIdx.x; d < p.head_dim_k; d += kThreads) q_s[d] = q[d];
-  const int32_t n_ctx = p.token_pos[t] + 1;
-  const int32_t* table = p.block_tables + static_cast<int64_t>(p.token_seq[t]) * p.max_blocks;
-  const int64_t k_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_k;
-  const int64_t v_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_v;
-  const float* k_base = p.k_cache + static_cast<int64_t>(kvh) * p.head_dim_k;
-  const float* v_base = p.v_cache + static_cast<int64_t>(kvh) * p.head_dim_v;
+  const ContextRows ctx = ContextOf(p, t, kvh);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int v_units = kVec ? p.head_dim_v / 4 : p.head_dim_v;  // float4s or floats of a value row
   float acc[kAccPerLane] = {};
@@ -64,10 +81,10 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
   float running_sum = 0.0f;
   __syncthreads();
   const int k_units = kVec ? p.head_dim_k / 4 : p.head_dim_k;  // float4s or floats of a key row
-  for (int32_t j0 = 0; j0 < n_ctx; j0 += kThreads) {
+  for (int32_t j0 = 0; j0 < ctx.n_ctx; j0 += kThreads) {
     const int32_t j = j0 + threadIdx.x;
-    const int32_t n_here = min(kThreads, n_ctx - j0);
-    if (j < n_ctx) slot_s[threadIdx.x] = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
+    const int32_t n_here = min(kThreads, ctx.n_ctx - j0);
+    if (j < ctx.n_ctx) slot_s[threadIdx.x] = ctx.Slot(j, p.block_size);
     __syncthreads();
     for (int32_t i0 = warp; i0 < n_here; i0 += kWarps * kScoreChunk) {
       float dot[kScoreChunk] = {};
@@ -76,7 +93,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
         for (int u = 0; u < kScoreChunk; ++u) {
           const int32_t i = i0 + u * kWarps;
           if (i < n_here) {
-            const float* k = k_base + slot_s[i] * k_stride;
+            const float* k = ctx.k_base + slot_s[i] * ctx.k_stride;
             if constexpr (kVec) {
               const float4 a = __ldg(reinterpret_cast<const float4*>(k) + c);
               const float4 b = reinterpret_cast<const float4*>(q_s)[c];
@@ -95,10 +112,10 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
       }
     }
     __syncthreads();
-    const float score = j < n_ctx ? prob[threadIdx.x] : -INFINITY;
+    const float score = j < ctx.n_ctx ? prob[threadIdx.x] : -INFINITY;
     const float chunk_max = BlockReduce(score, scratch, true);
     const float new_max = fmaxf(running_max, chunk_max);
-    const float e = j < n_ctx ? expf(score - new_max) : 0.0f;
+    const float e = j < ctx.n_ctx ? expf(score - new_max) : 0.0f;
     prob[threadIdx.x] = e;
     const float chunk_sum = BlockReduce(e, scratch, false);  // its barriers publish prob
     const float rescale = expf(running_max - new_max);       // 0 on the first chunk
@@ -109,7 +126,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
 #pragma unroll 8
     for (int32_t i = warp; i < n_here; i += kWarps) {
       const float pr = prob[i];
-      const float* v = v_base + slot_s[i] * v_stride;
+      const float* v = ctx.v_base + slot_s[i] * ctx.v_stride;
       if constexpr (kVec) {
 #pragma unroll
         for (int c = 0; c < kAccPerLane / 4; ++c) {
@@ -171,12 +188,12 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(CudaPagedAttentionPa
 }
 
 // Prefill (more than kGroupMinTokens tokens, no int8 copy of the output), G query heads per KV
-// head (2, 4 or 8), head dims of at most kGroupMaxDim, float4 rows: one block per (token, KV head) scores and sums the G
-// query heads that read it, so each key and value row is read once for the G heads instead of
-// once per head (AttentionKernel's 4 reads a row for mixtral's heads, 8 for qwen3's). Nsight put
-// the per-head kernel at 0.42 ms a layer for 512 mixtral tokens. Warps score kGroupScoreChunk
-// positions at a time (a lane per float4 of the key row), then warp g (strided) updates head
-// g's running softmax, then every warp adds its positions' value rows into all G heads' sums.
+// head (2, 4 or 8), head dims of at most kGroupMaxDim, float4 rows: one block per (token, KV head) scores and sums the
+// G query heads that read it, so each key and value row is read once for the G heads instead of once per head
+// (AttentionKernel's 4 reads a row for mixtral's heads, 8 for qwen3's). Nsight put the per-head kernel at 0.42 ms a
+// layer for 512 mixtral tokens. Warps score kGroupScoreChunk positions at a time (a lane per float4 of the key row),
+// then warp g (strided) updates head g's running softmax, then every warp adds its positions' value rows into all G
+// heads' sums.
 constexpr int kGroupMinTokens = 8;
 constexpr int kGroupMaxDim = 128;
 constexpr int kGroupScoreChunk = 4;
@@ -199,21 +216,16 @@ __global__ void __launch_bounds__(kThreads) AttentionGroupKernel(CudaPagedAttent
     max_s[threadIdx.x] = -INFINITY;
     sum_s[threadIdx.x] = 0.0f;
   }
-  const int32_t n_ctx = p.token_pos[t] + 1;
-  const int32_t* table = p.block_tables + static_cast<int64_t>(p.token_seq[t]) * p.max_blocks;
-  const int64_t k_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_k;
-  const int64_t v_stride = static_cast<int64_t>(p.n_head_kv) * p.head_dim_v;
-  const float* k_base = p.k_cache + static_cast<int64_t>(kvh) * p.head_dim_k;
-  const float* v_base = p.v_cache + static_cast<int64_t>(kvh) * p.head_dim_v;
+  const ContextRows ctx = ContextOf(p, t, kvh);
   const bool k_lane = lane < p.head_dim_k / 4, v_lane = lane < p.head_dim_v / 4;  // the lane's float4 of a row
   float4 acc[G];
 #pragma unroll
   for (int g = 0; g < G; ++g) acc[g] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   __syncthreads();
-  for (int32_t j0 = 0; j0 < n_ctx; j0 += kThreads) {
+  for (int32_t j0 = 0; j0 < ctx.n_ctx; j0 += kThreads) {
     const int32_t j = j0 + threadIdx.x;
-    const int32_t n_here = min(kThreads, n_ctx - j0);
-    if (j < n_ctx) slot_s[threadIdx.x] = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
+    const int32_t n_here = min(kThreads, ctx.n_ctx - j0);
+    if (j < ctx.n_ctx) slot_s[threadIdx.x] = ctx.Slot(j, p.block_size);
     __syncthreads();
     for (int32_t i0 = warp; i0 < n_here; i0 += kWarps * kGroupScoreChunk) {
       float dot[kGroupScoreChunk][G] = {};
@@ -222,7 +234,7 @@ __global__ void __launch_bounds__(kThreads) AttentionGroupKernel(CudaPagedAttent
         for (int u = 0; u < kGroupScoreChunk; ++u) {
           const int32_t i = i0 + u * kWarps;
           if (i < n_here) {
-            const float4 a = __ldg(reinterpret_cast<const float4*>(k_base + slot_s[i] * k_stride) + lane);
+            const float4 a = __ldg(reinterpret_cast<const float4*>(ctx.k_base + slot_s[i] * ctx.k_stride) + lane);
 #pragma unroll
             for (int g = 0; g < G; ++g) {
               const float4 b = reinterpret_cast<const float4*>(q_s[g])[lane];
@@ -272,7 +284,7 @@ __global__ void __launch_bounds__(kThreads) AttentionGroupKernel(CudaPagedAttent
     if (v_lane) {
 #pragma unroll 4
       for (int32_t i = warp; i < n_here; i += kWarps) {
-        const float4 x = __ldg(reinterpret_cast<const float4*>(v_base + slot_s[i] * v_stride) + lane);
+        const float4 x = __ldg(reinterpret_cast<const float4*>(ctx.v_base + slot_s[i] * ctx.v_stride) + lane);
 #pragma unroll
         for (int g = 0; g < G; ++g) {
           const float pr = prob[g][i];
@@ -321,8 +333,8 @@ absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* s
   const bool vec =
       p.head_dim_k % 4 == 0 && p.head_dim_v % 4 == 0 && aligned(p.q) && aligned(p.k_cache) && aligned(p.v_cache);
   const int group = p.n_head / p.n_head_kv;
-  if (vec && p.q8 == nullptr && p.n_tokens > kGroupMinTokens && p.head_dim_k <= kGroupMaxDim && p.head_dim_v <= kGroupMaxDim &&
-      (group == 2 || group == 4 || group == 8)) {
+  if (vec && p.q8 == nullptr && p.n_tokens > kGroupMinTokens && p.head_dim_k <= kGroupMaxDim &&
+      p.head_dim_v <= kGroupMaxDim && (group == 2 || group == 4 || group == 8)) {
     const auto grid = static_cast<unsigned>(static_cast<int64_t>(p.n_tokens) * p.n_head_kv);
     if (group == 2) cuda_internal::LaunchAfterPrior(AttentionGroupKernel<2>, grid, kThreads, stream, p);
     if (group == 4) cuda_internal::LaunchAfterPrior(AttentionGroupKernel<4>, grid, kThreads, stream, p);

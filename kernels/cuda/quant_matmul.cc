@@ -73,9 +73,9 @@ absl::Status Gemm(cublasContext* cublas, const void* w, int data_type, int64_t l
                      kCudaR32F, static_cast<int>(ldy), kCublasCompute32F, kCublasGemmDefault);
   }
   if (s != 0) {
-    return absl::InternalError(absl::StrCat("cuda quant_matmul: cuBLAS ", data_type == kCudaR32F ? "SGEMM " : "FP16 GEMM ",
-                                            rows, "x", cols, " by ", n_tokens, " tokens failed: ",
-                                            lib->status_string(s)));
+    return absl::InternalError(absl::StrCat("cuda quant_matmul: cuBLAS ",
+                                            data_type == kCudaR32F ? "SGEMM " : "FP16 GEMM ", rows, "x", cols, " by ",
+                                            n_tokens, " tokens failed: ", lib->status_string(s)));
   }
   return absl::OkStatus();
 }

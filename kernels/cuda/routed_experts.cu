@@ -37,14 +37,12 @@ int64_t Align16(int64_t n) { return (n + 15) / 16 * 16; }
 // blockIdx.z picks the matrix: 0 = (table, y), 1 = (table_z1, y_z1) — gate and up of one type in
 // one launch.
 template <class T, int kTokensPerPass>
-__global__ void __launch_bounds__(kThreads) GatherDotKernel(const void* const* __restrict__ table,
-                                                             const int32_t* __restrict__ ids, int32_t n_pairs,
-                                                             int32_t n_expert, int64_t rows, int64_t cols,
-                                                             int64_t row_bytes, int x_div,
-                                                             const int8_t* __restrict__ xq, const float4* __restrict__ xm,
-                                                             const float* __restrict__ xf, float* __restrict__ y,
-                                                             const void* const* __restrict__ table_z1,
-                                                             float* __restrict__ y_z1, RoutedExpertsParams::Groups groups) {
+__global__ void __launch_bounds__(kThreads)
+    GatherDotKernel(const void* const* __restrict__ table, const int32_t* __restrict__ ids, int32_t n_pairs,
+                    int32_t n_expert, int64_t rows, int64_t cols, int64_t row_bytes, int x_div,
+                    const int8_t* __restrict__ xq, const float4* __restrict__ xm, const float* __restrict__ xf,
+                    float* __restrict__ y, const void* const* __restrict__ table_z1, float* __restrict__ y_z1,
+                    RoutedExpertsParams::Groups groups) {
   cuda_internal::AfterPriorGrid();
   if (blockIdx.z == 1) {
     table = table_z1;

@@ -358,8 +358,8 @@ absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
   }
   // Sized for the most decode tokens, so the buffer grows (and the stream syncs) once; a prefill
   // for a power of two of tokens.
-  const int32_t sized_tokens =
-      std::max<int32_t>(kRoutedExpertsMaxTokens, static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(p.n_tokens))));
+  const int32_t sized_tokens = std::max<int32_t>(
+      kRoutedExpertsMaxTokens, static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(p.n_tokens))));
   const size_t need = kernels::RoutedExpertsScratchBytes(p.gate[0].cols, p.gate[0].rows, sized_tokens * p.k);
   HOBBIT_RETURN_IF_ERROR(Reserve(routed_scratch_, need, "routed experts scratch"));
   k->scratch = routed_scratch_->data();

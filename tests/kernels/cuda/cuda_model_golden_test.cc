@@ -147,8 +147,9 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   const RunResult one_step_f16 = RunModel(shared, **f16, prompt, false, false, whole);
   const double one_step_vs_cpu = RelativeError(one_step.prompt_logits, want.prompt_logits);
   const double one_step_f16_vs_cpu = RelativeError(one_step_f16.prompt_logits, want.prompt_logits);
-  std::printf("%s %s: whole-prompt prefill: relative error %.3g (float), %.3g (int8, f16 products) vs the CPU backend\n",
-              c.arch.c_str(), c.file.c_str(), one_step_vs_cpu, one_step_f16_vs_cpu);
+  std::printf(
+      "%s %s: whole-prompt prefill: relative error %.3g (float), %.3g (int8, f16 products) vs the CPU backend\n",
+      c.arch.c_str(), c.file.c_str(), one_step_vs_cpu, one_step_f16_vs_cpu);
   EXPECT_LT(one_step_vs_cpu, 1e-5);
   EXPECT_EQ(one_step.greedy, want.greedy);
   EXPECT_LT(one_step_f16_vs_cpu, 0.1);
