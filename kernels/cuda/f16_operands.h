@@ -5,7 +5,8 @@
 // A power-of-two scale is exact, so an activation row keeps FP16's 11 significant bits whatever
 // its magnitude (FP32's range, no overflow): the largest |x| of a row lands in [2^14, 2^15).
 // Decoded weight values are those of GetRowsF32 (kernels/quant's DequantizeRow) rounded to the
-// nearest FP16.
+// nearest FP16; a decoded weight beyond FP16's 65504 (a Q8_0 block scale above ~516, unheard of
+// in trained models) becomes infinite.
 //
 //   DequantizeF16Params d{.type = GgmlType::kQ8_0, .w = w, .row_bytes = rb, .first_row = r0,
 //                         .n = n, .cols = cols, .out = tile};

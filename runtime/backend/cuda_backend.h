@@ -123,7 +123,8 @@ class CudaBackend final : public Backend {
   // The kernel's parameters for RoutedExperts (no scratch yet), or nullopt where it cannot run.
   std::optional<kernels::RoutedExpertsParams> RoutedKernelParams(const RoutedExpertsParams& p);
   // A batch's host choice (ids_host, weights_host) grouped by expert and uploaded: k's ids,
-  // weights and groups then point at it (valid for the RoutedExperts launch that follows).
+  // weights and groups then point at it (valid for the RoutedExperts launch that follows). No id
+  // in range: k.groups stays empty (nothing to run).
   absl::Status GroupChoiceByExpert(const RoutedExpertsParams& p, kernels::RoutedExpertsParams& k);
   // InvalidArgument naming `op` for a weight type/width the CUDA kernels cannot read.
   static absl::Status CheckWeight(const WeightView& w, std::string_view op);

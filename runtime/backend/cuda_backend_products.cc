@@ -158,10 +158,12 @@ absl::Status CudaBackend::MatMulImpl(const WeightView& w, const float* x, int32_
   // cuBLAS may allocate inside a capture (a graph allocation that is never freed): not recorded.
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("a cuBLAS product"));
   // Sized for a power of two of tokens (at least 64): a prefill's experts each bring another
-  // token count, and every growth drains the stream.
+  // token count, and every growth drains the stream. A count that is not a multiple of the
+  // padding also needs room for the padded product (none for the power of two), hence the max.
   kernels::CudaQuantMatMulParams sized = p;
   sized.n_tokens = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(std::max(n_tokens, 64))));
-  const size_t need = kernels::QuantMatMulWorkspaceBytes(sized, options_.matmul_workspace_bytes);
+  const size_t need = std::max(kernels::QuantMatMulWorkspaceBytes(sized, options_.matmul_workspace_bytes),
+                               kernels::QuantMatMulWorkspaceBytes(p, options_.matmul_workspace_bytes));
   HOBBIT_RETURN_IF_ERROR(Reserve(workspace_, need, "matmul workspace"));
   return kernels::CudaQuantMatMul(p, workspace_->data(), workspace_->bytes(), cublas_, stream_);
 }
@@ -207,6 +209,15 @@ absl::Status CudaBackend::RmsNormRoute(const float* x, const float* weight, int6
   if (!fits || rp.ids_device == nullptr || rp.weights_device == nullptr) {
     return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
   }
+  // The kernel's limits first, with a stand-in for the two buffers reserved below (device memory
+  // from cudaMalloc is 256-byte aligned): a router the kernel cannot take costs no allocation and
+  // no new buffer epoch (which would drop the CUDA graphs recorded over the old buffers).
+  alignas(16) static const char kAlignedStandIn[16] = {};
+  kernels::NormRouteParams probe = r;
+  probe.scratch = const_cast<char*>(kAlignedStandIn);
+  if (!kernels::RmsNormQuantizeRouteCanRun(p, kAlignedStandIn, probe)) {
+    return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
+  }
   norm_q8_x_ = nullptr;
   HOBBIT_RETURN_IF_ERROR(ReserveNormQ8(kernels::QuantMatVecScratchBytes(dim, kernels::kQuantMatVecMaxTokens)));
   const size_t scratch_bytes = kernels::NormRouteScratchBytes(kernels::kNormRouteMaxRows, dim, rp.n_expert);
@@ -220,9 +231,6 @@ absl::Status CudaBackend::RmsNormRoute(const float* x, const float* weight, int6
     }
   }
   r.scratch = route_scratch_->data();
-  if (!kernels::RmsNormQuantizeRouteCanRun(p, norm_q8_->data(), r)) {
-    return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
-  }
   HOBBIT_RETURN_IF_ERROR(kernels::RmsNormQuantizeRouteF32(p, norm_q8_->data(), r, stream_));
   NormQ8Made(out, n_rows, dim);
   return absl::OkStatus();
@@ -326,6 +334,10 @@ absl::Status CudaBackend::GroupChoiceByExpert(const RoutedExpertsParams& p, kern
     start.push_back(start.back() + count[e]);
   }
   const auto n_groups = static_cast<int32_t>(group_expert.size());
+  if (n_groups == 0) {  // no id in range: nothing to add (as the kernels skip such pairs)
+    k.groups = {};
+    return absl::OkStatus();
+  }
   std::vector<int32_t> at(n_expert, 0);
   for (int32_t g = 0; g < n_groups; ++g) at[group_expert[g]] = start[g];
   std::vector<int32_t> packed(size_t{2} * pairs + n_groups + (n_groups + 1) + start.back());
@@ -365,7 +377,10 @@ absl::Status CudaBackend::RoutedExperts(const RoutedExpertsParams& p) {
   k->scratch = routed_scratch_->data();
   k->scratch_bytes = routed_scratch_->bytes();
   Wrote(p.out);
-  if (p.n_tokens > kRoutedExpertsMaxTokens) HOBBIT_RETURN_IF_ERROR(GroupChoiceByExpert(p, *k));
+  if (p.n_tokens > kRoutedExpertsMaxTokens) {
+    HOBBIT_RETURN_IF_ERROR(GroupChoiceByExpert(p, *k));
+    if (k->groups.expert == nullptr) return absl::OkStatus();
+  }
   // gate and up read x as RmsNormForProducts quantized it, where it did.
   k->x_q8 = NormQ8For(p.x, p.n_tokens, k->gate.cols);
   return kernels::RoutedExperts(*k, stream_);

@@ -509,6 +509,27 @@ TEST_F(CudaTwinTest, F16PrefillProductsStayCloseInEveryToken) {
                   worst);
     }
   }
+  // Many rows over few columns, tokens not a multiple of the padding (32), on a backend whose
+  // workspace no earlier product grew: the padded product (4 bytes x 32 tokens x 4096 rows)
+  // outgrows what sizing for the activations alone would reserve.
+  for (GgmlType type : {GgmlType::kF16, GgmlType::kQ8_0}) {
+    auto fresh = CudaBackend::Create({.matmul_workspace_bytes = size_t{1} << 20,
+                                      .prefill_precision = PrefillPrecision::kF16});
+    ASSERT_TRUE(fresh.ok()) << fresh.status();
+    gpu_ = std::move(*fresh);
+    constexpr int64_t kRows = 4096, kCols = 256;
+    constexpr int32_t kTokens = 20;
+    const std::vector<uint8_t> bytes = RandomWeight(type, kRows, kCols, rng_);
+    const WeightView host{.type = static_cast<uint32_t>(type), .rows = kRows, .cols = kCols,
+                          .row_bytes = *kernels::GgmlRowBytes(static_cast<uint32_t>(type), kCols), .data = bytes.data()};
+    const WeightView wc = *cpu_->UploadWeight(host, "w"), wg = *gpu_->UploadWeight(host, "w");
+    TwinBuffer x = Twin(RandomFloats(static_cast<size_t>(kTokens) * kCols));
+    TwinBuffer y = Empty(sizeof(float) * kTokens * kRows);
+    ASSERT_TRUE(cpu_->MatMul(wc, x.c<float>(), kTokens, y.c<float>()).ok());
+    const absl::Status s = gpu_->MatMul(wg, x.g<float>(), kTokens, y.g<float>());
+    ASSERT_TRUE(s.ok()) << kernels::GgmlTypeName(type) << ": " << s;
+    EXPECT_LT(RelativeError(Download<float>(y), CpuCopy<float>(y)), 3e-3) << kernels::GgmlTypeName(type);
+  }
 }
 
 TEST_F(CudaTwinTest, GetRowsRejectsOutOfRangeIds) {
