@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -181,7 +182,12 @@ absl::Status ModelStepExecutor::WarmUpPrefill() {
   const int32_t block_size = kv_->block_size();
   const int32_t most = std::min<int64_t>(scheduler_config_.step_token_budget,
                                          int64_t{kv_->num_blocks()} * block_size);
-  for (int32_t n = 32; n <= most; n += 32) {
+  // Every 32 tokens up to 512 (the products' token padding, kPadTokens in quant_matmul.cc), then
+  // the budget itself: the warm-up's tokens grow with the square of its longest step.
+  std::vector<int32_t> sizes;
+  for (int32_t n = 32; n <= std::min(most, 512); n += 32) sizes.push_back(n);
+  if (most > 16 && (sizes.empty() || sizes.back() != most)) sizes.push_back(most);
+  for (const int32_t n : sizes) {
     StepPlan plan;
     // Token ids spread over the vocabulary, so the router spreads them over the experts as a
     // prompt does (experts see varied token counts, hence varied product shapes).
