@@ -220,6 +220,11 @@ for r in res:
         check(e["prefetch_used"] + e["prefetch_wasted"] == e["prefetch_issued"], name + " prefetch outcomes")
         check(p["tokens"] == p["batch"] * p["steps"] or p["name"].startswith("prefill"), name + " tokens")
         check(p["seconds"] > 0 and p["transfer_floor_seconds"] > 0, name + " times")
+        if p["name"].startswith("prefill"):  # --prefill-runs 3: the phase's seconds are the median
+            runs = p.get("run_seconds", [])
+            check(len(runs) == 3 and p["seconds"] == sorted(runs)[1], "%s %s runs %s" % (name, p["name"], runs))
+        else:
+            check("run_seconds" not in p, name + " " + p["name"] + " has run_seconds")
         if r["mode"] == "resident":
             check(e["lookups"] == 0, "resident counted lookups")
         else:
@@ -250,6 +255,7 @@ for r in res:
 check(len(d["config"]["stream_ids"]) == d["config"]["stream_tokens"] == 20, "stream ids")
 # The CPU computes in float32 whatever --prefill-precision says (tf32 here).
 check(c["prefill_precision"] == "f32" and "tf32_prefill" not in c, "prefill_precision %s" % c.get("prefill_precision"))
+check(c["prefill_runs"] == 3, "prefill_runs %s" % c.get("prefill_runs"))
 print("\n".join(bad) if bad else "OK")
 sys.exit(1 if bad else 0)
 )PY";
@@ -259,7 +265,8 @@ TEST(BenchCommandTest, TinyPresetRunsEveryModeAndTheFiguresAddUp) {
   const std::string json = TempPath("tiny.json");
   Result r = RunCommand(kTool + " bench --preset tiny --backend cpu --threads 2 --budgets 1 --tokens 20 --prompt-tokens 6 "
                          "--warmup 3 --batch 3 --batch-steps 2 --prefill 16,24 --probe-bytes 1048576 "
-                         "--thresholds 0.5,0.75/1,1 --roofline-bandwidth 1e10 --prefill-precision tf32 --json " + json);
+                         "--thresholds 0.5,0.75/1,1 --roofline-bandwidth 1e10 --prefill-precision tf32 --prefill-runs 3 "
+                         "--json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The tables come last, after the progress lines on stderr.
   const size_t table = r.output.rfind("cache and quality");
@@ -355,6 +362,7 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
        "--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"},
       {" bench --preset tiny --cuda-graphs maybe", "--cuda-graphs: expected on or off, got 'maybe'"},
       {" bench --preset tiny --prefill-precision bf16", "--prefill-precision: expected f16, tf32 or f32, got 'bf16'"},
+      {" bench --preset tiny --prefill-runs 0", "--prefill-runs = 0 is out of range [1, 100]"},
       {" bench --preset tiny --state-dir /tmp", "--state-dir needs --model"},
       {" bench --model " + kDemo + " --state-dir /no/such/folder", "--state-dir: /no/such/folder is not a directory"}};
   for (const auto& [args, message] : cases) {

@@ -94,7 +94,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
                  IFS=: read -r routing graphs precision <<<"$variant"
                  name="$type-routing-$routing-graphs-$graphs-prefill-$precision"
                  timeout 120 "$tool" bench --model "$path" --modes resident --tokens 64 \
-                   --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --device-routing "$routing" --cuda-graphs "$graphs" \
+                   --warmup 8 --batch 8 --batch-steps 16 --prefill 512 --prefill-runs 3 --device-routing "$routing" --cuda-graphs "$graphs" \
                    --prefill-precision "$precision" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" \
                    --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
                  echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -3
@@ -105,7 +105,7 @@ for b in ${BENCHES:-mixtral qwen3}; do
              path="$(model qwen3-30b-a3b 0 q8_0)" || continue
              for graphs in ${QWEN3_GRAPHS:-off on}; do
                timeout 150 "$tool" bench --model "$path" --modes resident --tokens 32 --warmup 4 --batch 8 \
-                 --batch-steps 8 --prefill 128 --cuda-graphs "$graphs" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
+                 --batch-steps 8 --prefill 128 --prefill-runs 3 --cuda-graphs "$graphs" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" --json "$out/bench-resident-qwen3-graphs-$graphs.json" \
                  >"$out/bench-resident-qwen3-graphs-$graphs.txt" 2>&1
                echo "exit $? (qwen3, graphs $graphs)"; grep -E "^resident|recorded" "$out/bench-resident-qwen3-graphs-$graphs.txt" | head -3
              done

@@ -75,6 +75,7 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.batch = o.batch;
   b.batch_steps = o.batch_steps;
   b.prefill = o.prefill;
+  b.prefill_runs = o.prefill_runs;
   for (runtime::ExpertMode m : o.modes) b.modes.push_back(runtime::ExpertModeName(m));
   for (const BenchBudget& budget : o.budgets) {
     b.budgets.push_back(budget.label);

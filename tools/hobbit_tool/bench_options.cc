@@ -126,11 +126,13 @@ absl::Status ReadStreamKnobs(const FlagParser& flags, BenchOptions& o) {
   HOBBIT_ASSIGN_OR_RETURN(int64_t warmup, flags.GetInt("warmup", 0, 1 << 20));
   HOBBIT_ASSIGN_OR_RETURN(int64_t batch, flags.GetInt("batch", 0, 1024));
   HOBBIT_ASSIGN_OR_RETURN(int64_t steps, flags.GetInt("batch-steps", 1, 1 << 20));
+  HOBBIT_ASSIGN_OR_RETURN(int64_t prefill_runs, flags.GetInt("prefill-runs", 1, 100));
   o.stream_tokens = static_cast<int32_t>(tokens);
   o.prompt_tokens = static_cast<int32_t>(prompt);
   o.warmup = static_cast<int32_t>(warmup);
   o.batch = static_cast<int32_t>(batch);
   o.batch_steps = static_cast<int32_t>(steps);
+  o.prefill_runs = static_cast<int32_t>(prefill_runs);
   if (o.warmup + 1 >= o.stream_tokens) {
     return absl::InvalidArgumentError(absl::StrCat("--warmup ", o.warmup, " leaves no timed step of --tokens ", o.stream_tokens));
   }
@@ -196,6 +198,8 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("batch", "sequences decoded together in the batched phase (0: skip it)", false, false, "8");
   f.Add("batch-steps", "decode steps of the batched phase", false, false, "16");
   f.Add("prefill", "prompt lengths timed as one step each, or 'none'", false, false, "128,512");
+  f.Add("prefill-runs", "timed runs of each prefill length (their own tokens each, after one untimed run); the "
+                        "phase reports the median", false, false, "1");
   f.Add("low-format", "low-precision copy: int4, int2 or auto", false, false, "int4");
   f.Add("high-pool-fraction", "hobbit: share of the budget for high-precision slots", false, false, "0.75");
   f.Add("thresholds", "hobbit: T1,T2 of the precision rule; several pairs (0.6,0.9/0.4,0.7) run hobbit once "

@@ -57,6 +57,9 @@ struct BenchOptions {
   int32_t batch = 8;         // sequences decoded together; 0 skips the batched phase
   int32_t batch_steps = 16;  // decode steps of the batched phase
   std::vector<int32_t> prefill = {128, 512};
+  // Timed runs of each prefill length, each on its own tokens after one untimed run; the phase
+  // reports their median (a process's first products of a shape pay cuBLAS's kernel choice).
+  int32_t prefill_runs = 1;
 
   int64_t probe_bytes = int64_t{256} << 20;  // the pinned-bandwidth measurement
   int32_t probe_repeats = 5;

@@ -78,6 +78,12 @@ void WritePhase(JsonWriter& w, const PhaseFigures& f) {
   MemberInt(w, "steps", f.steps);
   MemberInt(w, "tokens", f.tokens);
   Member(w, "seconds", f.seconds);
+  if (!f.run_seconds.empty()) {
+    w.Key("run_seconds");
+    w.BeginArray();
+    for (double t : f.run_seconds) w.Number(t);
+    w.EndArray();
+  }
   Member(w, "tokens_per_second", f.tokens_per_second());
   Member(w, "transfer_floor_seconds", f.floor_seconds);
   Member(w, "ratio_to_floor", f.floor_ratio);
@@ -176,6 +182,7 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   Member(w, "roofline_bytes_per_second", c.roofline_bytes_per_second);
   MemberStr(w, "stream", c.stream_source);
   IntArray(w, "prefill", c.prefill);
+  MemberInt(w, "prefill_runs", c.prefill_runs);
   StringArray(w, "modes", c.modes);
   StringArray(w, "budgets", c.budgets);
   IntArray(w, "budget_bytes", c.budget_bytes);

@@ -21,6 +21,7 @@ struct PhaseFigures {
   int32_t steps = 0;    // model steps timed
   int64_t tokens = 0;   // tokens those steps ran
   double seconds = 0.0;
+  std::vector<double> run_seconds;  // prefill: every timed run (seconds is their median)
   runtime::ExpertStats experts;  // counters over the timed steps only (zero for resident)
   // Transfer floor: bytes copied / measured pinned bandwidth + resident's seconds for this phase.
   double floor_seconds = 0.0;
@@ -82,6 +83,7 @@ struct BenchConfig {
   std::string stream_source;  // "text:<path>" or "seeded prompt + resident greedy continuation"
   int32_t stream_tokens = 0, prompt_tokens = 0, warmup = 0, batch = 0, batch_steps = 0;
   std::vector<int32_t> prefill;
+  int32_t prefill_runs = 1;     // timed runs per prefill length (phases report the median)
   std::vector<int32_t> stream_ids;  // the teacher-forced stream, for reproducing a figure
   // The knobs as given.
   std::vector<std::string> modes;

@@ -24,6 +24,7 @@ constexpr int32_t kBlockSize = 16;
 constexpr uint64_t kBatchSeed = 1000;
 constexpr uint64_t kPrefillSeed = 2000;
 constexpr uint64_t kPrefillWarmSeed = 3000;
+constexpr uint64_t kPrefillRunSeedStep = 100003;  // apart from the other seeds for any length
 
 std::span<const float> Row(const runtime::StepOutput& out, int32_t row) {
   return {out.logits.data() + static_cast<size_t>(row) * out.n_vocab, static_cast<size_t>(out.n_vocab)};
@@ -233,23 +234,31 @@ absl::Status BenchRunner::RunBatch(Loaded& m, PhaseFigures* f) {
 }
 
 // One step of n prompt tokens (the whole prompt as one chunk), after an untimed run of the same
-// length on other tokens (scratch memory is sized by the first).
+// length on other tokens (scratch memory is sized by the first), --prefill-runs times on tokens
+// of their own; the phase's seconds are the runs' median, its expert counters the last run's.
 absl::Status BenchRunner::RunPrefill(Loaded& m, int32_t n, PhaseFigures* f) {
   runtime::StepOutput out;
-  for (const bool timed : {false, true}) {
+  f->run_seconds.clear();
+  for (int32_t run = -1; run < options_.prefill_runs; ++run) {
     runtime::SequenceRunner seq(*m.model, backend_);
     HOBBIT_RETURN_IF_ERROR(seq.Init(n, /*chunk=*/n));
-    const std::vector<int32_t> tokens =
-        SeededTokens(n, n_vocab_, options_.seed + (timed ? kPrefillSeed : kPrefillWarmSeed) + n);
+    // Run 0 keeps the tokens a single timed run always had.
+    const uint64_t seed = run < 0 ? kPrefillWarmSeed : kPrefillSeed + static_cast<uint64_t>(run) * kPrefillRunSeedStep;
+    const std::vector<int32_t> tokens = SeededTokens(n, n_vocab_, options_.seed + seed + n);
     if (m.loader != nullptr) m.loader->ResetStats();
     const auto start = Clock::now();
     HOBBIT_RETURN_IF_ERROR(seq.Append(tokens, runtime::LogitsWanted::kLast, &out));
-    f->seconds = Since(start);
+    const double seconds = Since(start);
+    if (run >= 0) f->run_seconds.push_back(seconds);
     if (m.loader != nullptr) {
       f->experts = m.loader->total_stats();
       m.loader->EndSequence(0);
     }
   }
+  std::vector<double> sorted = f->run_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t mid = sorted.size() / 2;
+  f->seconds = sorted.size() % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   f->name = absl::StrCat("prefill_", n);
   f->steps = 1;
   f->tokens = n;
