@@ -63,7 +63,10 @@ bool ResidentExpertFfn::GroupedPays(int32_t n_tokens, int32_t k) const {
   // against a handful of launches per expert and cuBLAS on decoded tiles (roughly 5 stored bytes
   // moved per weight). Many small experts (qwen3-30b-a3b: 128 of 768x2048) made the latter
   // launch-bound: 8.4 ms a layer for 512 tokens on the H200; large ones with many tokens each
-  // (mixtral: 8 of 14336x4096, 128 tokens each) are cheaper on the tensor cores.
+  // (mixtral: 8 of 14336x4096, 128 tokens each) are cheaper on the tensor cores. The limits are
+  // estimates, not measured crossovers: on the H200, grouped was faster at 32 tokens per small
+  // expert (qwen3, 512 tokens) and at 4-8 per large one (mixtral, 16-32 decode streams), and the
+  // tensor cores at 128 per large one; nothing in between was timed.
   const int64_t tokens_per_expert = int64_t{n_tokens} * k / std::max(config_.n_expert, 1);
   const bool small_experts = int64_t{config_.n_ff_exp} * config_.n_embd <= (int64_t{4} << 20);
   return tokens_per_expert <= (small_experts ? 64 : 16);
