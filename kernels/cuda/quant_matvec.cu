@@ -213,13 +213,24 @@ __device__ __forceinline__ int TargetOf(const DotTargets& targets, unsigned b, u
   return which;
 }
 
-// kRows rows per block; the block's threads split each row's (weight block, part) items, kUnroll
-// items of kRows rows at a time.
-template <class T, int kTok, int kRows, int kUnroll>
-__global__ void __launch_bounds__(kDotThreads) DotKernel(DotTargets targets, int64_t cols,
-                                                          const int8_t* __restrict__ xq,
-                                                          const float4* __restrict__ xm, const float* __restrict__ xf,
-                                                          int n_tokens) {
+// The launch shape of a dot kernel: at most kThreads threads a block (fewer when a row has fewer
+// items), kRows rows a block, kUnroll items of each row in flight per thread, and, unless 0, at
+// least kMinBlocks blocks resident per multiprocessor (a register cap for the compiler). 0 is
+// not the same as 1: an explicit 1 lets ptxas take more registers (Q4_K's 8-token kernel 128 ->
+// 139, Q8_0's one-token kernel 72 -> 80) and made those kernels slower.
+template <int kThreads, int kRows, int kUnroll, int kMinBlocks = 0>
+struct DotShape {
+  static constexpr int threads = kThreads, rows = kRows, unroll = kUnroll, min_blocks = kMinBlocks;
+};
+
+// S::rows rows per block; the block's threads split each row's (weight block, part) items,
+// S::unroll items of S::rows rows at a time.
+template <class T, int kTok, class S>
+__global__ void __launch_bounds__(S::threads, S::min_blocks) DotKernel(DotTargets targets, int64_t cols,
+                                                                        const int8_t* __restrict__ xq,
+                                                                        const float4* __restrict__ xm,
+                                                                        const float* __restrict__ xf, int n_tokens) {
+  constexpr int kRows = S::rows, kUnroll = S::unroll;
   static_assert(kRows * kTok <= 32, "the final sums are written by the first warp");
   AllowDependentLaunch();  // waits below, before it reads x or writes y
   unsigned first = 0;
@@ -256,7 +267,7 @@ __global__ void __launch_bounds__(kDotThreads) DotKernel(DotTargets targets, int
     DotItems<T, kTok, kRows, 1>(row_ptr, i, stride, xq, xm, xf, cols, n_tokens, waited, acc);
   }
   if (!waited) WaitForPriorGrid();  // y may still be read by the previous kernel
-  __shared__ float partial[kDotThreads / 32][kRows * kTok];
+  __shared__ float partial[S::threads / 32][kRows * kTok];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
@@ -293,11 +304,12 @@ __global__ void __launch_bounds__(kDotThreads) DotKernel(DotTargets targets, int
 int64_t ScratchLevelsBytes(int64_t cols, int32_t n_tokens) { return (cols * n_tokens + 15) / 16 * 16; }
 
 // ps[0..n) share type, cols, n_tokens and x (QuantMatVecGroup checked).
-template <class T, int kTok, int kRows, int kUnroll>
+template <class T, int kTok, class S>
 void LaunchDot(const QuantMatVecParams* ps, int n, const int8_t* xq, const float4* xm, CUstream_st* stream) {
+  constexpr int kRows = S::rows;
   const QuantMatVecParams& p = ps[0];
   const int64_t n_items = p.cols / T::kBlockElems * T::kSubs;
-  const int threads = static_cast<int>(std::min<int64_t>(kDotThreads, (n_items + 31) / 32 * 32));
+  const int threads = static_cast<int>(std::min<int64_t>(S::threads, (n_items + 31) / 32 * 32));
   DotTargets targets{};
   unsigned grid = 0;
   for (int k = 0; k < n; ++k) {
@@ -310,7 +322,7 @@ void LaunchDot(const QuantMatVecParams* ps, int n, const int8_t* xq, const float
   // The weights' loads may start before the kernel before this one has finished: model weights
   // and expert slots are written by no kernel (a slot's copy is complete before the host queues a
   // product over it: the loader waits for it, CudaBackend::WaitCopy) (internal/pdl.cuh).
-  LaunchAfterPrior(DotKernel<T, kTok, kRows, kUnroll>, grid, threads, stream, targets, p.cols, xq, xm, p.x,
+  LaunchAfterPrior(DotKernel<T, kTok, S>, grid, threads, stream, targets, p.cols, xq, xm, p.x,
                    static_cast<int>(p.n_tokens));
 }
 
@@ -321,6 +333,43 @@ bool FastPathFits(const QuantMatVecParams& p) {
          (!T::kInt8 || (p.cols % kQ8 == 0 && p.scratch != nullptr && reinterpret_cast<uintptr_t>(p.scratch) % 16 == 0 &&
                         p.scratch_bytes >= QuantMatVecScratchBytes(p.cols, p.n_tokens)));
 }
+
+// One token's launch shapes: Short for rows of at most kDotThreads items, Long for longer ones.
+// The default: 4 rows of one item per thread for short rows (their bytes in flight from more rows
+// at once), 2 rows of 2 items for long ones. The others were faster on the H200, in a sweep of
+// this kernel and then against the default in one run of cuda-kernel-bench (BENCHMARKS.md,
+// "Matvec launch shapes"); the figures are that run's shares of the copy bandwidth at 4096x14336
+// (Long) or 14336x4096 (Short), default first.
+template <class T>
+struct OneTokenShape {
+  using Short = DotShape<kDotThreads, 4, 1>;
+  using Long = DotShape<kDotThreads, 2, 2>;
+};
+template <bool kMin>
+struct OneTokenShape<cuda_internal::Q45Dot<kMin, false, 1>> {  // Q4_0 57.6 -> 63.0 %, Q4_1 61.1 -> 70.4
+  using Short = DotShape<kDotThreads, 4, 1>;
+  using Long = DotShape<kDotThreads, 4, 1, 8>;
+};
+template <>
+struct OneTokenShape<cuda_internal::Q2_KDot> {  // 32.2 -> 35.7 %
+  using Short = DotShape<kDotThreads, 4, 1>;
+  using Long = DotShape<kDotThreads, 4, 1>;
+};
+template <>
+struct OneTokenShape<cuda_internal::Q3_KDot> {  // 35.7 -> 41.4 %
+  using Short = DotShape<kDotThreads, 4, 1>;
+  using Long = DotShape<kDotThreads, 4, 1>;
+};
+template <bool kQh>
+struct OneTokenShape<cuda_internal::QxKDot<kQh>> {  // Q4_K 51.5 -> 56.6 %, Q5_K 54.3 -> 59.1
+  using Short = DotShape<kDotThreads, 4, 1>;
+  using Long = DotShape<64, 4, 1>;
+};
+template <>
+struct OneTokenShape<cuda_internal::Q6_KDot> {  // Short 56.2 -> 62.0 % (8 bytes spilled); Long 64 x 4 x 1 lost 2 points
+  using Short = DotShape<kDotThreads, 4, 1, 8>;
+  using Long = DotShape<kDotThreads, 2, 2>;
+};
 
 template <class T>
 void LaunchFast(const QuantMatVecParams* ps, int n, CUstream_st* stream) {
@@ -339,18 +388,17 @@ void LaunchFast(const QuantMatVecParams* ps, int n, CUstream_st* stream) {
     }
   }
   if (p.n_tokens == 1) {
-    // Rows of at most one item per thread get their bytes in flight from more rows at once.
     if (p.cols / T::kBlockElems * T::kSubs <= kDotThreads) {
-      LaunchDot<T, 1, 4, 1>(ps, n, xq, xm, stream);
+      LaunchDot<T, 1, typename OneTokenShape<T>::Short>(ps, n, xq, xm, stream);
     } else {
-      LaunchDot<T, 1, 2, 2>(ps, n, xq, xm, stream);
+      LaunchDot<T, 1, typename OneTokenShape<T>::Long>(ps, n, xq, xm, stream);
     }
   } else if (p.n_tokens == 2) {
-    LaunchDot<T, 2, 2, 2>(ps, n, xq, xm, stream);
+    LaunchDot<T, 2, DotShape<kDotThreads, 2, 2>>(ps, n, xq, xm, stream);
   } else if (p.n_tokens <= 4) {
-    LaunchDot<T, 4, 4, 1>(ps, n, xq, xm, stream);
+    LaunchDot<T, 4, DotShape<kDotThreads, 4, 1>>(ps, n, xq, xm, stream);
   } else {
-    LaunchDot<T, 8, 4, 1>(ps, n, xq, xm, stream);
+    LaunchDot<T, 8, DotShape<kDotThreads, 4, 1>>(ps, n, xq, xm, stream);
   }
 }
 
