@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/status_macros.h"
@@ -152,8 +153,9 @@ __global__ void __launch_bounds__(kThreads)
 // One token (n_tokens == 1): out[c] += sum_j weights[j] * (down_{ids[j]} h_j)[c] over the slots
 // whose id is in range, in one kernel (no round trip through the scratch, no combine kernel). The
 // block's threads split the (slot, weight block, part) items of all k slots, so the loads of every
-// chosen expert are in flight together (a loop over the slots would wait k times).
-template <class T>
+// chosen expert are in flight together (a loop over the slots would wait k times), kDcUnroll
+// items of kDcRows rows at a time per thread.
+template <class T, int kDcRows, int kDcUnroll>
 __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const* __restrict__ table,
                                                                const int32_t* __restrict__ ids,
                                                                const float* __restrict__ weights, int32_t k,
@@ -164,9 +166,9 @@ __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const*
   cuda_internal::AfterPriorGrid();
   __shared__ const uint8_t* s_base[kRoutedExpertsMaxPairs];  // row0's address in slot j's expert, or null
   __shared__ float s_weight[kRoutedExpertsMaxPairs];
-  __shared__ float partial[kThreads / 32][kRows];
+  __shared__ float partial[kThreads / 32][kDcRows];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kDcRows;
   for (int j = static_cast<int>(threadIdx.x); j < k; j += static_cast<int>(blockDim.x)) {
     const int expert = ids[j];
     const bool valid = expert >= 0 && expert < n_expert;
@@ -176,36 +178,70 @@ __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const*
   __syncthreads();
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   // Rows past the end read the last row (not stored).
-  int64_t row_off[kRows];
+  int64_t row_off[kDcRows];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) row_off[r] = (min(row0 + r, rows - 1) - row0) * row_bytes;
-  float acc[kRows];
+  for (int r = 0; r < kDcRows; ++r) row_off[r] = (min(row0 + r, rows - 1) - row0) * row_bytes;
+  float acc[kDcRows];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < k * n_items; i += static_cast<int>(blockDim.x)) {
+  for (int r = 0; r < kDcRows; ++r) acc[r] = 0.0f;
+  // Items i, i + stride, ... (kN of them): every load first, then the dots.
+  const auto items = [&](int i, int stride, auto n) {
+    constexpr int kN = decltype(n)::value;
+    typename T::Part part[kN][kDcRows];
+    const uint8_t* base[kN];
+#pragma unroll
+    for (int u = 0; u < kN; ++u) {
+      const int j = (i + u * stride) / n_items, item = (i + u * stride) % n_items;
+      base[u] = s_base[j];
+      if (base[u] == nullptr) continue;
+#pragma unroll
+      for (int r = 0; r < kDcRows; ++r) {
+        T::Load(base[u] + row_off[r] + static_cast<int64_t>(item / T::kSubs) * T::kBlockBytes, item % T::kSubs,
+                part[u][r]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kN; ++u) {
+      if (base[u] == nullptr) continue;
+      const int j = (i + u * stride) / n_items, item = (i + u * stride) % n_items;
+      const int64_t el = static_cast<int64_t>(j) * cols + static_cast<int64_t>(item / T::kSubs) * T::kBlockElems;
+      const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
+      const float wj = s_weight[j];
+#pragma unroll
+      for (int r = 0; r < kDcRows; ++r) acc[r] = fmaf(wj, T::Dot(part[u][r], item % T::kSubs, xb), acc[r]);
+    }
+  };
+  const int total = k * n_items, stride = static_cast<int>(blockDim.x);
+  int i = static_cast<int>(threadIdx.x);
+  if constexpr (kDcUnroll > 1) {
+    for (; i + (kDcUnroll - 1) * stride < total; i += kDcUnroll * stride) {
+      items(i, stride, std::integral_constant<int, kDcUnroll>{});
+    }
+  }
+  for (; i < total; i += stride) {
     const int j = i / n_items, item = i % n_items;
     const uint8_t* base = s_base[j];
     if (base == nullptr) continue;
     const int64_t block = item / T::kSubs;
     const int sub = item % T::kSubs;
-    typename T::Part part[kRows];
+    typename T::Part part[kDcRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) T::Load(base + row_off[r] + block * T::kBlockBytes, sub, part[r]);
+    for (int r = 0; r < kDcRows; ++r) T::Load(base + row_off[r] + block * T::kBlockBytes, sub, part[r]);
     const int64_t el = static_cast<int64_t>(j) * cols + block * T::kBlockElems;
     const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
     const float wj = s_weight[j];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) acc[r] = fmaf(wj, T::Dot(part[r], sub, xb), acc[r]);
+    for (int r = 0; r < kDcRows; ++r) acc[r] = fmaf(wj, T::Dot(part[r], sub, xb), acc[r]);
   }
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < kDcRows; ++r) {
     float v = acc[r];
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
     if (lane == 0) partial[warp][r] = v;
   }
   __syncthreads();
-  if (static_cast<int>(threadIdx.x) < kRows && row0 + static_cast<int>(threadIdx.x) < rows) {
+  if (static_cast<int>(threadIdx.x) < kDcRows && row0 + static_cast<int>(threadIdx.x) < rows) {
     float v = 0.0f;
     for (int q = 0; q < static_cast<int>(blockDim.x / 32); ++q) v += partial[q][threadIdx.x];
     out[row0 + threadIdx.x] += v;
@@ -321,16 +357,44 @@ void LaunchGather(const RoutedMatrix& m, const RoutedExpertsParams& p, int x_div
   });
 }
 
+// The down product's rows per block and items in flight per thread, by type (a sweep on the
+// H200 at the mixtral-8x7b shape, 4096x14336 with k = 2, and qwen3-30b-a3b's, 2048x768 with k = 8;
+// BENCHMARKS.md, "Matvec launch shapes"): 4 rows of 1 item unless another shape measured faster.
+// Q4_K's best shape depends on the row: 2 rows for short ones (at most 2 items per thread).
+template <class T>
+struct DownShape {
+  static constexpr int kRows = 4, kUnroll = 1;
+};
+template <>
+struct DownShape<cuda_internal::Q8_0Dot<1>> {  // qwen3 7.3 us against 8.5 (mixtral equal)
+  static constexpr int kRows = 2, kUnroll = 2;
+};
+template <>
+struct DownShape<cuda_internal::Q6_KDot> {  // mixtral 35.3 us against 43.4
+  static constexpr int kRows = 4, kUnroll = 2;
+};
+template <>
+struct DownShape<cuda_internal::Q2_KDot> {  // mixtral 22.3 us against 28.4, qwen3 6.0 against 6.3
+  static constexpr int kRows = 2, kUnroll = 1;
+};
+
 void LaunchDownCombine(const RoutedExpertsParams& p, const int8_t* aq, const float4* am, const float* af,
                        CUstream_st* stream) {
   const RoutedMatrix& m = p.down;
-  const unsigned grid = static_cast<unsigned>((m.rows + kRows - 1) / kRows);
   cuda_internal::DispatchDotType(m.type, [&](auto d) {
     using T = decltype(d);
     const int64_t n_items = m.cols / T::kBlockElems * T::kSubs * p.k;
     const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
-    cuda_internal::LaunchAfterPrior(DownCombineKernel<T>, grid, threads, stream, m.table, p.ids, p.weights, p.k,
-                                    p.n_expert, m.rows, m.cols, m.row_bytes, aq, am, af, p.out);
+    const auto launch = [&](auto kernel, int rows_per_block) {
+      const unsigned grid = static_cast<unsigned>((m.rows + rows_per_block - 1) / rows_per_block);
+      cuda_internal::LaunchAfterPrior(kernel, grid, threads, stream, m.table, p.ids, p.weights, p.k, p.n_expert,
+                                      m.rows, m.cols, m.row_bytes, aq, am, af, p.out);
+    };
+    if (std::is_same_v<T, cuda_internal::QxKDot<false>> && n_items <= 2 * kThreads) {
+      launch(DownCombineKernel<T, 2, 1>, 2);  // qwen3: 6.7 us against 8.3 (mixtral: 4 rows, 25.3 against 29.1)
+    } else {
+      launch(DownCombineKernel<T, DownShape<T>::kRows, DownShape<T>::kUnroll>, DownShape<T>::kRows);
+    }
   });
 }
 

@@ -97,6 +97,43 @@ TEST_P(CudaRoutedExpertsTest, MatchesTheCpuTwin) {
   }
 }
 
+// One token over long down rows (5120 wide: 20 blocks of 256): each of the down product's threads
+// takes several items, so the launch shapes that keep two items of a row in flight per thread
+// (Q8_0, Q6_K) run their paired loop and its remainder, and Q4_K takes its shape for long rows.
+TEST_P(CudaRoutedExpertsTest, OneTokenOverLongDownRows) {
+  const GgmlType type = GetParam();
+  constexpr int32_t kExperts = 3, kEmbd = 512, kFf = 5120, kTop = 2;
+  std::vector<WeightView> gate_c, up_c, down_c, gate_g, up_g, down_g;
+  std::vector<Matrix> keep;
+  for (int32_t e = 0; e < kExperts; ++e) {
+    keep.push_back(Make(type, kFf, kEmbd));
+    gate_c.push_back(keep.back().cpu), gate_g.push_back(keep.back().gpu);
+    keep.push_back(Make(type, kFf, kEmbd));
+    up_c.push_back(keep.back().cpu), up_g.push_back(keep.back().gpu);
+    keep.push_back(Make(type, kEmbd, kFf));
+    down_c.push_back(keep.back().cpu), down_g.push_back(keep.back().gpu);
+  }
+  const bool float_type = type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kBF16;
+  for (const std::vector<int32_t>& ids : {std::vector<int32_t>{2, 0}, std::vector<int32_t>{1, 1}}) {
+    TwinBuffer x = Twin(RandomFloats(kEmbd));
+    TwinBuffer id = Twin(ids);
+    TwinBuffer w = Twin(std::vector<float>{0.7f, 0.3f});
+    TwinBuffer out = Twin(RandomFloats(kEmbd, 0.1f));
+    RoutedExpertsParams pc{.gate = gate_c, .up = up_c, .down = down_c, .x = x.c<float>(), .ids = id.c<int32_t>(),
+                           .weights = w.c<float>(), .n_tokens = 1, .k = kTop, .out = out.c<float>()};
+    RoutedExpertsParams pg{.gate = gate_g, .up = up_g, .down = down_g, .x = x.g<float>(), .ids = id.g<int32_t>(),
+                           .weights = w.g<float>(), .n_tokens = 1, .k = kTop, .out = out.g<float>()};
+    ASSERT_TRUE(gpu_->RoutedExpertsCanRun(pg)) << kernels::GgmlTypeName(type);
+    ASSERT_TRUE(cpu_->RoutedExperts(pc).ok());
+    const absl::Status s = gpu_->RoutedExperts(pg);
+    ASSERT_TRUE(s.ok()) << s;
+    const double err = RelativeError(Download<float>(out), CpuCopy<float>(out));
+    std::printf("routed experts %s, one token over %d-wide down rows (experts %d, %d): relative error %.3g\n",
+                kernels::GgmlTypeName(type).c_str(), kFf, ids[0], ids[1], err);
+    EXPECT_LT(err, float_type ? 2e-5 : 2.5e-2) << kernels::GgmlTypeName(type);
+  }
+}
+
 // A prefill batch (past kRoutedExpertsMaxTokens) with the choice on the host: the CUDA backend
 // groups the pairs by expert (one expert chosen by no token, one by most) and runs all experts
 // in a few launches. The CPU twin, which takes decode-sized batches, gives the reference 8
@@ -178,8 +215,9 @@ TEST_F(CudaRoutedExpertsShapeTest, RefusesRowsItCannotLoad) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaRoutedExpertsTest,
-                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_1,
-                                           GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ6_K),
+                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0,
+                                           GgmlType::kQ4_1, GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K,
+                                           GgmlType::kQ6_K),
                          [](const auto& info) { return kernels::GgmlTypeName(info.param); });
 
 }  // namespace
