@@ -296,8 +296,11 @@ absl::Status Model::Logits(const StepPlan& plan, int32_t n, StepOutput* out) {
   out->n_vocab = config_.n_vocab;
   out->logits.resize(static_cast<size_t>(n_rows) * config_.n_vocab);
   if (n_rows == 0) return absl::OkStatus();
-  HOBBIT_RETURN_IF_ERROR(backend_.GatherRows(s.x(), rows.data(), n_rows, config_.n_embd, s.h()));
-  HOBBIT_RETURN_IF_ERROR(backend_.RmsNorm(s.h(), weights_->output_norm, n_rows, config_.n_embd, config_.rms_eps, s.h()));
+  // The rows go to attn (free after the layers) and the norm from there to h: the output product
+  // reads the norm, which on the CUDA backend also writes the int8 copy it takes (not in place).
+  HOBBIT_RETURN_IF_ERROR(backend_.GatherRows(s.x(), rows.data(), n_rows, config_.n_embd, s.attn()));
+  HOBBIT_RETURN_IF_ERROR(
+      backend_.RmsNormForProducts(s.attn(), weights_->output_norm, n_rows, config_.n_embd, config_.rms_eps, s.h()));
   HOBBIT_ASSIGN_OR_RETURN(float* logits, s.Logits(n_rows, config_.n_vocab));
   HOBBIT_RETURN_IF_ERROR(backend_.MatMul(weights_->output, s.h(), n_rows, logits));
   return backend_.CopyToHost(out->logits.data(), logits, out->logits.size() * sizeof(float));
