@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine (inside one device `run` call, from the repository root): resident
+# decode of two hobbit-tool builds on the same synthesized models in one call, runs alternating,
+# so the machine's spread between starts (a few percent, more than many kernel changes) cancels.
+# Build both here first, e.g. the working tree and an earlier revision:
+#
+#   HOBBIT_SKIP_DIRS="server;clients;proto;tests" tools/device/bundle.sh build-dev hobbit-tool
+#   (a worktree of the base) ... tools/device/bundle.sh build-old hobbit-tool, copied to build-old/
+#   run(command="tools/device/ab-resident.sh build-old build-dev", carry=["build-dev", "build-old/bin"])
+#
+# The old bundle may come without libs/ (carry only its bin/): both then use NEW's libraries.
+# MODELS: PRESET:LAYERS:TYPE items (default: the 8-layer mixtral-8x7b shape in Q8_0; LAYERS 0 =
+# all); ROUNDS: runs of each build per model (default 3). Batch 1 and 8, device routing and
+# CUDA graphs on, no prefill. Prints each run's resident line and, last, the median tok/s of each
+# build per model (tools/device/ab-resident-summary.py).
+set -uo pipefail
+
+old="${1:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
+new="${2:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
+# Each run's files go to a scratch folder and come back as one archive (the device tool returns
+# a limited number of files); the summary lands in $OUT/ab-resident-summary.txt.
+dest="${OUT:-/tmp/ab-resident-out}"
+out="$(mktemp -d)"
+mkdir -p "$dest"
+libs="$PWD/$new/libs"
+[ -d "$PWD/$old/libs" ] && old_libs="$PWD/$old/libs" || old_libs="$libs"
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
+
+for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
+  IFS=: read -r preset layers type <<<"$m"
+  path="/dev/shm/hobbit-ab-$preset-${layers}l-$type.gguf"
+  rm -f /dev/shm/hobbit-ab-*.gguf
+  stamp "synthesizing $preset, $layers layers, $type"
+  if ! LD_LIBRARY_PATH="$libs" timeout 300 "$PWD/$new/bin/hobbit-tool" synth --preset "$preset" --layers "$layers" \
+      --type "$type" --out "$path" >"$out/synth-$preset-$layers-$type.log" 2>&1; then
+    echo "synthesis failed: $(tail -2 "$out/synth-$preset-$layers-$type.log")"
+    continue
+  fi
+  for r in $(seq 1 "${ROUNDS:-3}"); do
+    # The first run after a synthesis reads a cold page cache: the order alternates per round.
+    order="new old"; [ $((r % 2)) -eq 0 ] && order="old new"
+    for side in $order; do
+      if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
+      name="$preset-${layers}l-$type-$side-$r"
+      LD_LIBRARY_PATH="$lib" timeout 150 "$PWD/$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
+        --tokens 64 --warmup 8 --batch 8 --batch-steps 16 --prefill none --device-routing on --cuda-graphs on \
+        --json "$out/$name.json" >"$out/$name.txt" 2>&1
+      stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
+    done
+  done
+done
+python3 "$(dirname "$0")/ab-resident-summary.py" "$out" | tee "$dest/ab-resident-summary.txt"
+tar czf "$dest/ab-resident-runs.tar.gz" -C "$out" .
+rm -rf "$out"
