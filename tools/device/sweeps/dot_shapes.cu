@@ -9,8 +9,10 @@
 //   nvcc -I. -O3 -DNDEBUG -arch=sm_90 -std=c++20 tools/device/sweeps/dot_shapes.cu -o build-exp/dot_shapes \
 //     -labsl_strings -labsl_status
 //   (bundle the absl libraries it names in ldd next to it, as tools/device/bundle.sh does)
+//   build-exp/dot_shapes [TYPE...]          # e.g. Q4_K Q8_0: only those types
 #include "kernels/cuda/quant_matvec.cu"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -97,7 +99,10 @@ void Sweep(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx
   }
 }
 
-int main() {
+int main(int argc, char** argv) {
+  // Optional arguments: the types to sweep (e.g. Q4_K Q8_0), for a profiler run; default all.
+  const std::vector<std::string> only(argv + 1, argv + argc);
+  const auto wanted = [&](const char* t) { return only.empty() || std::find(only.begin(), only.end(), t) != only.end(); };
   const size_t bytes = size_t{1} << 30;
   void *a, *b;
   cudaMalloc(&a, bytes); cudaMalloc(&b, bytes);
@@ -115,15 +120,15 @@ int main() {
   Check(cudaMalloc(&c.xm, 16384 / 32 * 16), "xm");
   Check(cudaMalloc(&c.y, 4 * 16384), "y");
   QuantizeXKernel<<<128, 128>>>(c.x, 16384 / 32, c.xq, c.xm);
-  Sweep<Q8_0Dot<1>>("Q8_0", 34, 32, c, rng);
-  Sweep<Q45Dot<false, false, 1>>("Q4_0", 18, 32, c, rng);
-  Sweep<Q45Dot<true, false, 1>>("Q4_1", 20, 32, c, rng);
-  Sweep<Q45Dot<false, true, 1>>("Q5_0", 22, 32, c, rng);
-  Sweep<Q45Dot<true, true, 1>>("Q5_1", 24, 32, c, rng);
-  Sweep<Q2_KDot>("Q2_K", 84, 256, c, rng);
-  Sweep<Q3_KDot>("Q3_K", 110, 256, c, rng);
-  Sweep<QxKDot<false>>("Q4_K", 144, 256, c, rng);
-  Sweep<QxKDot<true>>("Q5_K", 176, 256, c, rng);
-  Sweep<Q6_KDot>("Q6_K", 210, 256, c, rng);
+  if (wanted("Q8_0")) Sweep<Q8_0Dot<1>>("Q8_0", 34, 32, c, rng);
+  if (wanted("Q4_0")) Sweep<Q45Dot<false, false, 1>>("Q4_0", 18, 32, c, rng);
+  if (wanted("Q4_1")) Sweep<Q45Dot<true, false, 1>>("Q4_1", 20, 32, c, rng);
+  if (wanted("Q5_0")) Sweep<Q45Dot<false, true, 1>>("Q5_0", 22, 32, c, rng);
+  if (wanted("Q5_1")) Sweep<Q45Dot<true, true, 1>>("Q5_1", 24, 32, c, rng);
+  if (wanted("Q2_K")) Sweep<Q2_KDot>("Q2_K", 84, 256, c, rng);
+  if (wanted("Q3_K")) Sweep<Q3_KDot>("Q3_K", 110, 256, c, rng);
+  if (wanted("Q4_K")) Sweep<QxKDot<false>>("Q4_K", 144, 256, c, rng);
+  if (wanted("Q5_K")) Sweep<QxKDot<true>>("Q5_K", 176, 256, c, rng);
+  if (wanted("Q6_K")) Sweep<Q6_KDot>("Q6_K", 210, 256, c, rng);
   return 0;
 }
