@@ -5,10 +5,12 @@
 // with the next group's parts loading while the current group's are dotted and reduced, so the
 // loads of one group overlap the arithmetic and the block barrier of the one before. Timed as
 // dot_shapes.cu times (the activation quantization kernel before each call: q; without: -).
-// Build and run as tools/device/sweeps/dot_shapes.cu says (build-exp/stream_dot).
+// With XREG set in the environment it times XRegDotKernel instead (below). Build and run as
+// tools/device/sweeps/dot_shapes.cu says (build-exp/stream_dot).
 #include "kernels/cuda/quant_matvec.cu"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -81,6 +83,69 @@ __global__ void __launch_bounds__(kThreads) StreamDotKernel(const uint8_t* __res
   }
 }
 
+// Activation slice kept across rows: a block takes kGroups groups of kRows rows (rows of at most
+// kThreads items, one item per thread); each thread's activation slice is the same for every row,
+// so it is loaded once (the loop over groups is not unrolled, so the compiler may keep the slice
+// in registers), and the kGroups x kRows sums are reduced once at the end.
+template <class T, int kRows, int kGroups, int kThreads>
+__global__ void __launch_bounds__(kThreads) XRegDotKernel(const uint8_t* __restrict__ w, int64_t rows,
+                                                          int64_t row_bytes, int64_t cols,
+                                                          const int8_t* __restrict__ xq,
+                                                          const float4* __restrict__ xm,
+                                                          const float* __restrict__ xf, float* __restrict__ y) {
+  AllowDependentLaunch();
+  const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
+  const int i = static_cast<int>(threadIdx.x);
+  const bool active = i < n_items;
+  const int64_t block_off = static_cast<int64_t>(i / T::kSubs) * T::kBlockBytes;
+  const int sub = i % T::kSubs;
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kRows * kGroups;
+  const int64_t e = static_cast<int64_t>(i / T::kSubs) * T::kBlockElems;
+  const XBlocks xb{xq + e, xm + e / kQ8, xf + e};
+  float acc[kGroups][kRows];
+  bool waited = false;
+#pragma unroll 1
+  for (int g = 0; g < kGroups; ++g) {
+    typename T::Part part[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const int64_t row = min(row0 + g * kRows + r, rows - 1);
+      if (active) T::Load(w + row * row_bytes + block_off, sub, part[r]);
+    }
+    if (!waited) {
+      WaitForPriorGrid();
+      waited = true;
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float v = active ? T::Dot(part[r], sub, xb) : 0.0f;
+#pragma unroll
+      for (int gg = 0; gg < kGroups; ++gg) {
+        if (gg == g) acc[gg][r] = v;
+      }
+    }
+  }
+  __shared__ float partial[kThreads / 32][kGroups * kRows];
+  const int warp = i / 32, lane = i % 32;
+#pragma unroll
+  for (int g = 0; g < kGroups; ++g) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float v = acc[g][r];
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == 0) partial[warp][g * kRows + r] = v;
+    }
+  }
+  __syncthreads();
+  if (i < kGroups * kRows && row0 + i < rows) {
+    float v = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kThreads / 32; ++k) v += partial[k][i];
+    y[row0 + i] = v;
+  }
+}
+
 template <typename F>
 double MedianUs(F&& fn, int per_batch, int batches) {
   cudaEvent_t start, stop;
@@ -133,6 +198,18 @@ void TimeStream(const char* type, const uint8_t* w, size_t bytes, int copies, in
        });
 }
 
+template <class T, int kRows, int kGroups>
+void TimeXReg(const char* type, const uint8_t* w, size_t bytes, int copies, int64_t rows, int64_t cols,
+              int64_t row_bytes, const Ctx& c) {
+  constexpr int kThreads = 128;
+  const unsigned grid = static_cast<unsigned>((rows + kRows * kGroups - 1) / (kRows * kGroups));
+  Time(type, "xreg r" + std::to_string(kRows) + " g" + std::to_string(kGroups), bytes, copies, rows, cols, c,
+       [&](int k) {
+         LaunchAfterPrior(XRegDotKernel<T, kRows, kGroups, kThreads>, grid, kThreads, nullptr, w + k * bytes, rows,
+                          row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x, c.y);
+       });
+}
+
 template <class T>
 void Run(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx& c, std::mt19937& rng) {
   for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{14336, 4096}, {4096, 4096}, {6144, 4096}}) {
@@ -152,16 +229,23 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx& 
     });
     // The results must agree with the production kernel's (same items, same order per thread).
     cudaDeviceSynchronize();
-    TimeStream<T, 2>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
-    TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
-    TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 2);
+    if (std::getenv("XREG") == nullptr) {
+      TimeStream<T, 2>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
+      TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
+      TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 2);
+    } else {
+      TimeXReg<T, 4, 2>(type, w, bytes, copies, rows, cols, row_bytes, c);
+      TimeXReg<T, 4, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
+      TimeXReg<T, 2, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
+      TimeXReg<T, 2, 8>(type, w, bytes, copies, rows, cols, row_bytes, c);
+    }
     {
       std::vector<float> a(rows), b(rows);
       cudaMemcpy(a.data(), c.y, 4 * rows, cudaMemcpyDeviceToHost);
       cudaMemcpy(b.data(), c.y2, 4 * rows, cudaMemcpyDeviceToHost);
       double worst = 0;
       for (int64_t r = 0; r < rows; ++r) worst = std::max(worst, (double)std::fabs(a[r] - b[r]) / (std::fabs(b[r]) + 1e-3));
-      std::printf("%-5s %6lld %6lld stream vs production: largest relative difference %.3g (last copy of each)\n",
+      std::printf("%-5s %6lld %6lld last variant vs production: largest relative difference %.3g (last copy of each)\n",
                   type, (long long)rows, (long long)cols, worst);
     }
     cudaFree(w);
