@@ -251,10 +251,20 @@ dim3 QuantizeGrid(const RmsNormParams& p) {
 
 }  // namespace
 
-bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8) {
-  const auto aligned = [](const void* a) { return reinterpret_cast<uintptr_t>(a) % 16 == 0; };
+namespace {
+
+bool Aligned16(const void* a) { return reinterpret_cast<uintptr_t>(a) % 16 == 0; }
+
+// RmsNormQuantizeCanRun without the int8 buffer.
+bool QuantizeShapeFits(const RmsNormParams& p) {
   return p.n_rows > 0 && p.n_rows <= 65535 && p.dim > 0 && p.dim % cuda_internal::kQ8 == 0 && p.out != p.x &&
-         q8 != nullptr && aligned(p.x) && aligned(p.out) && aligned(p.weight) && aligned(q8);
+         Aligned16(p.x) && Aligned16(p.out) && Aligned16(p.weight);
+}
+
+}  // namespace
+
+bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8) {
+  return QuantizeShapeFits(p) && q8 != nullptr && Aligned16(q8);
 }
 
 absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream) {
@@ -274,15 +284,18 @@ size_t NormRouteScratchBytes(int64_t n_rows, int64_t dim, int32_t n_expert) {
   return static_cast<size_t>(16 + n_rows * blocks * n_expert * int64_t{sizeof(float)});
 }
 
-bool RmsNormQuantizeRouteCanRun(const RmsNormParams& p, const void* q8, const NormRouteParams& r) {
+bool RmsNormQuantizeRouteFits(const RmsNormParams& p, const NormRouteParams& r) {
   const int64_t elem = r.type == GgmlType::kF32 ? 4 : 2;
   const bool type_ok = r.type == GgmlType::kF32 || r.type == GgmlType::kF16 || r.type == GgmlType::kBF16;
-  const auto at = [](const void* a, int64_t n) { return reinterpret_cast<uintptr_t>(a) % n == 0; };
-  return RmsNormQuantizeCanRun(p, q8) && p.n_rows <= kNormRouteMaxRows && p.n_rows * r.n_expert <= kMaxLogits &&
-         type_ok && r.w != nullptr &&
-         at(r.w, 4 * elem) && r.row_bytes >= p.dim * elem && r.row_bytes % (4 * elem) == 0 && r.n_expert > 0 &&
-         r.n_expert <= kRouterMaxExperts && r.k > 0 && r.k <= r.n_expert && r.logits != nullptr &&
-         r.ids != nullptr && r.weights != nullptr && r.scratch != nullptr && at(r.scratch, 16);
+  return QuantizeShapeFits(p) && p.n_rows <= kNormRouteMaxRows && p.n_rows * r.n_expert <= kMaxLogits && type_ok &&
+         r.w != nullptr && reinterpret_cast<uintptr_t>(r.w) % (4 * elem) == 0 && r.row_bytes >= p.dim * elem &&
+         r.row_bytes % (4 * elem) == 0 && r.n_expert > 0 && r.n_expert <= kRouterMaxExperts && r.k > 0 &&
+         r.k <= r.n_expert && r.logits != nullptr && r.ids != nullptr && r.weights != nullptr;
+}
+
+bool RmsNormQuantizeRouteCanRun(const RmsNormParams& p, const void* q8, const NormRouteParams& r) {
+  return RmsNormQuantizeRouteFits(p, r) && q8 != nullptr && Aligned16(q8) && r.scratch != nullptr &&
+         Aligned16(r.scratch);
 }
 
 absl::Status RmsNormQuantizeRouteF32(const RmsNormParams& p, void* q8, const NormRouteParams& r,

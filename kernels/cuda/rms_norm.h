@@ -60,6 +60,9 @@ size_t NormRouteScratchBytes(int64_t n_rows, int64_t dim, int32_t n_expert);
 // RmsNormQuantizeCanRun, n_rows <= kNormRouteMaxRows, n_rows * n_expert <= 2048, and a router the
 // kernel reads.
 bool RmsNormQuantizeRouteCanRun(const RmsNormParams& p, const void* q8, const NormRouteParams& r);
+// The same without the two buffers (q8 and r.scratch, any 16-byte aligned buffers of their sizes
+// pass): for a caller that reserves them only for a call that will run.
+bool RmsNormQuantizeRouteFits(const RmsNormParams& p, const NormRouteParams& r);
 absl::Status RmsNormQuantizeRouteF32(const RmsNormParams& p, void* q8, const NormRouteParams& r, CUstream_st* stream);
 
 }  // namespace hobbit::kernels

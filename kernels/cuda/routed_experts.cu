@@ -423,15 +423,19 @@ bool RoutedMatrixAddressFits(GgmlType type, const void* address) {
   return fits;
 }
 
-bool RoutedExpertsCanRun(const RoutedExpertsParams& p) {
+bool RoutedExpertsShapeFits(const RoutedExpertsParams& p, bool grouped, int32_t n_groups) {
   const int64_t n_embd = p.gate.cols, n_ff = p.gate.rows;
   const int32_t pairs = p.n_tokens * p.k;
-  const bool grouped = p.groups.expert != nullptr && p.groups.start != nullptr && p.groups.pairs != nullptr &&
-                       p.groups.n >= 1 && p.groups.n <= 65535;
   return p.n_tokens >= 1 && p.k >= 1 && pairs <= (grouped ? kRoutedExpertsMaxGroupedPairs : kRoutedExpertsMaxPairs) &&
-         (grouped || p.groups.expert == nullptr) && p.n_expert >= 1 && Fits(p.gate) &&
-         Fits(p.up) && Fits(p.down) && p.up.rows == n_ff && p.up.cols == n_embd && p.down.rows == n_embd &&
-         p.down.cols == n_ff && reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
+         (!grouped || (n_groups >= 1 && n_groups <= 65535)) && p.n_expert >= 1 && Fits(p.gate) && Fits(p.up) &&
+         Fits(p.down) && p.up.rows == n_ff && p.up.cols == n_embd && p.down.rows == n_embd && p.down.cols == n_ff &&
+         reinterpret_cast<uintptr_t>(p.x) % 16 == 0;
+}
+
+bool RoutedExpertsCanRun(const RoutedExpertsParams& p) {
+  const bool grouped = p.groups.expert != nullptr;
+  if (grouped && (p.groups.start == nullptr || p.groups.pairs == nullptr)) return false;
+  return RoutedExpertsShapeFits(p, grouped, p.groups.n);
 }
 
 absl::Status RoutedExperts(const RoutedExpertsParams& p, CUstream_st* stream) {

@@ -77,6 +77,10 @@ size_t RoutedExpertsScratchBytes(int64_t n_embd, int64_t n_ff, int32_t pairs);
 // Whether the types and shapes fit (the expert addresses' alignment is the caller's to check with
 // RoutedMatrixAddressFits when it builds the tables; the scratch is checked by RoutedExperts).
 bool RoutedExpertsCanRun(const RoutedExpertsParams& p);
+// RoutedExpertsCanRun's checks with the grouping given as whether there will be one and its number
+// of groups, not its buffers (p.groups is not read): for a caller that builds the grouping only for
+// a call that will run.
+bool RoutedExpertsShapeFits(const RoutedExpertsParams& p, bool grouped, int32_t n_groups);
 bool RoutedMatrixAddressFits(GgmlType type, const void* address);
 
 // InvalidArgument (naming the shape) when !RoutedExpertsCanRun(p) or the scratch is short. Expert ids outside

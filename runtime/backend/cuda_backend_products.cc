@@ -209,13 +209,10 @@ absl::Status CudaBackend::RmsNormRoute(const float* x, const float* weight, int6
   if (!fits || rp.ids_device == nullptr || rp.weights_device == nullptr) {
     return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
   }
-  // The kernel's limits first, with a stand-in for the two buffers reserved below (device memory
-  // from cudaMalloc is 256-byte aligned): a router the kernel cannot take costs no allocation and
-  // no new buffer epoch (which would drop the CUDA graphs recorded over the old buffers).
-  alignas(16) static const char kAlignedStandIn[16] = {};
-  kernels::NormRouteParams probe = r;
-  probe.scratch = const_cast<char*>(kAlignedStandIn);
-  if (!kernels::RmsNormQuantizeRouteCanRun(p, kAlignedStandIn, probe)) {
+  // The kernel's limits first, without the two buffers reserved below (device memory from
+  // cudaMalloc is 256-byte aligned): a router the kernel cannot take costs no allocation and no new
+  // buffer epoch (which would drop the CUDA graphs recorded over the old buffers).
+  if (!kernels::RmsNormQuantizeRouteFits(p, r)) {
     return Backend::RmsNormRoute(x, weight, n_rows, dim, eps, out, router, logits, rp);
   }
   norm_q8_x_ = nullptr;
@@ -307,13 +304,11 @@ std::optional<kernels::RoutedExpertsParams> CudaBackend::RoutedKernelParams(cons
                                  .down = Matrix(p.down[0], down), .n_expert = static_cast<int32_t>(p.gate.size()),
                                  .x = p.x, .ids = p.ids, .weights = p.weights, .n_tokens = p.n_tokens, .k = p.k,
                                  .out = p.out};
-  if (host_choice) {
-    // Stand-ins for the grouping RoutedExperts uploads (only their presence is checked here).
-    static const int32_t kSomeGrouping[2] = {0, 0};
-    k.groups = {.expert = kSomeGrouping, .start = kSomeGrouping, .pairs = kSomeGrouping,
-                .n = std::min<int32_t>(k.n_expert, p.n_tokens * p.k)};
+  // A host choice is grouped by expert (GroupChoiceByExpert, at most one group per expert and pair)
+  // only once the call runs; here its shape is checked.
+  if (!kernels::RoutedExpertsShapeFits(k, host_choice, std::min<int32_t>(k.n_expert, p.n_tokens * p.k))) {
+    return std::nullopt;
   }
-  if (!kernels::RoutedExpertsCanRun(k)) return std::nullopt;
   return k;
 }
 
