@@ -4,8 +4,9 @@
 // bulk asynchronous copy (cp.async.bulk, completion on an mbarrier) into a ring of kStages
 // buffers, so kStages groups are in flight per block while the threads decode the oldest one with
 // the production dp4a arithmetic (internal/dp4a_blocks.cuh, its loads made generic so they read
-// shared memory: build-exp/dp4a_plain.cuh, made by the sed line below). Timed against the
-// production kernel in the same binary as dot_shapes.cu times them.
+// shared memory: build-exp/dp4a_plain.cuh, made by the sed line below). WarpBulkDotKernel does
+// the same per warp, with no block barrier. Timed against the production kernel in the same
+// binary as dot_shapes.cu times them, and checked against its results.
 //
 //   sed -e 's/__ldg(/LdAny(/g' -e 's/^namespace hobbit::kernels::cuda_internal {/namespace plain {/' \
 //     kernels/cuda/internal/dp4a_blocks.cuh > build-exp/dp4a_plain.cuh
@@ -13,31 +14,16 @@
 //     -o build-exp/bulk_dot -labsl_strings -labsl_status
 #include "kernels/cuda/quant_matvec.cu"
 
-#include <algorithm>
-#include <cstdio>
-#include <random>
-#include <string>
-#include <vector>
-
 namespace plain {
 using hobbit::kernels::GgmlType;
 template <class P>
 __device__ __forceinline__ P LdAny(const P* p) { return *p; }
 }  // namespace plain
 #include "dp4a_plain.cuh"
+#include "tools/device/sweeps/sweep_harness.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
-
-// Library functions the included file refers to on paths this prototype never takes.
-namespace hobbit::kernels {
-namespace cuda_internal { absl::Status LaunchStatus(const char*) { return absl::OkStatus(); } }
-std::string GgmlTypeName(uint32_t) { return "t"; }
-}
-
-static void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) { std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e)); std::exit(1); }
-}
 
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
 
@@ -187,125 +173,50 @@ __global__ void __launch_bounds__(128) WarpBulkDotKernel(const uint8_t* __restri
   }
 }
 
-template <typename F>
-double MedianUs(F&& fn, int per_batch, int batches) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start); cudaEventCreate(&stop);
-  for (int i = 0; i < per_batch; ++i) fn(i);
-  Check(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> v;
-  for (int b = 0; b < batches; ++b) {
-    cudaEventRecord(start);
-    for (int i = 0; i < per_batch; ++i) fn(i);
-    cudaEventRecord(stop);
-    Check(cudaEventSynchronize(stop), "sync");
-    float t = 0; cudaEventElapsedTime(&t, start, stop);
-    v.push_back(1e3 * t / per_batch);
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+// Launches kernel with dynamic shared memory and programmatic stream serialization.
+template <typename K, typename... Args>
+void LaunchWithSmem(K kernel, unsigned grid, size_t smem, Args... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = 128;
+  config.dynamicSmemBytes = smem;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  sweep::Check(cudaLaunchKernelEx(&config, kernel, args...), "launch");
 }
 
-struct Ctx { float* x; int8_t* xq; float4* xm; float* y; float* y2; double copy; int sms; };
-
-template <typename L>
-void Time(const char* type, const std::string& name, size_t bytes, int copies, int64_t rows, int64_t cols,
-          const Ctx& c, L&& launch) {
-  const int64_t n_q8 = cols / kQ8;
-  for (int q : {1, 0}) {
-    const double us = MedianUs([&](int i) {
-      if (q) LaunchAfterPrior(QuantizeXKernel, GridFor(n_q8, 4), 128, nullptr, (const float*)c.x, n_q8, c.xq, c.xm);
-      launch(i % copies);
-    }, 4 * copies, 15);
-    Check(cudaGetLastError(), name.c_str());
-    const double gbps = bytes / (us * 1e-6) / 1e9;
-    std::printf("%-5s %6lld %6lld %-22s %s %8.2f us %6.0f GB/s %5.1f%%\n", type, (long long)rows, (long long)cols,
-                name.c_str(), q ? "q" : "-", us, gbps, 100 * gbps / c.copy);
-  }
-}
-
-template <class P, class T, int kRows, int kStages>
-void TimeBulk(const char* type, const uint8_t* w, size_t bytes, int copies, int64_t rows, int64_t cols,
-              int64_t row_bytes, const Ctx& c) {
-  const size_t smem = static_cast<size_t>(kStages) * kRows * row_bytes;
+// Times kernel (rows in groups of rows_per_block, smem bytes a block) and checks it against the
+// production kernel's results in c.y2; configurations past a block's shared memory are skipped.
+template <typename K>
+void TimeResident(const char* type, const std::string& name, K kernel, size_t smem, int64_t rows_per_block,
+                  const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes, const sweep::Ctx& c) {
   if (smem > 200 * 1024) return;  // past what a block may take (227 KB, less the static part)
-  auto kernel = BulkDotKernel<T, kRows, kStages>;
-  Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)), "smem attr");
+  sweep::Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+               "smem attribute");
   int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 128, smem);
-  const int n_groups = static_cast<int>((rows + kRows - 1) / kRows);
-  const unsigned grid = static_cast<unsigned>(std::min(n_groups, c.sms * per_sm));
-  const std::string name = "bulk r" + std::to_string(kRows) + " s" + std::to_string(kStages) + " x" + std::to_string(per_sm);
-  Time(type, name, bytes, copies, rows, cols, c, [&](int k) {
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cudaLaunchConfig_t config = {};
-    config.gridDim = grid;
-    config.blockDim = 128;
-    config.dynamicSmemBytes = smem;
-    config.attrs = attr;
-    config.numAttrs = 1;
-    Check(cudaLaunchKernelEx(&config, kernel, w + k * bytes, rows, row_bytes, cols, (const int8_t*)c.xq,
-                             (const float4*)c.xm, (const float*)c.x, c.y), "bulk launch");
+  sweep::Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 128, smem), "occupancy");
+  const unsigned grid = static_cast<unsigned>(
+      std::min<int64_t>((rows + rows_per_block - 1) / rows_per_block, static_cast<int64_t>(c.sms) * per_sm));
+  const std::string label = name + " x" + std::to_string(per_sm);
+  sweep::TimeOneToken(type, label, ws, rows, cols, c, [&](int k) {
+    LaunchWithSmem(kernel, grid, smem, ws.Copy(k), rows, row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm,
+                   (const float*)c.x, c.y);
   });
-  std::vector<float> a(rows), b(rows);
-  cudaMemcpy(a.data(), c.y, 4 * rows, cudaMemcpyDeviceToHost);
-  cudaMemcpy(b.data(), c.y2, 4 * rows, cudaMemcpyDeviceToHost);
-  double worst = 0;
-  for (int64_t r = 0; r < rows; ++r) worst = std::max(worst, (double)std::fabs(a[r] - b[r]) / (std::fabs(b[r]) + 1e-3));
   std::printf("%-5s %6lld %6lld %-22s   largest relative difference from production %.3g\n", type, (long long)rows,
-              (long long)cols, name.c_str(), worst);
-}
-
-template <class P, class T, int kStages>
-void TimeWarpBulk(const char* type, const uint8_t* w, size_t bytes, int copies, int64_t rows, int64_t cols,
-                  int64_t row_bytes, const Ctx& c) {
-  const size_t smem = static_cast<size_t>(4) * kStages * row_bytes;
-  if (smem > 200 * 1024) return;
-  auto kernel = WarpBulkDotKernel<T, kStages>;
-  Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)), "smem attr");
-  int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 128, smem);
-  const unsigned grid = static_cast<unsigned>(std::min<int64_t>((rows + 3) / 4, c.sms * per_sm));
-  const std::string name = "warp bulk s" + std::to_string(kStages) + " x" + std::to_string(per_sm);
-  Time(type, name, bytes, copies, rows, cols, c, [&](int k) {
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cudaLaunchConfig_t config = {};
-    config.gridDim = grid;
-    config.blockDim = 128;
-    config.dynamicSmemBytes = smem;
-    config.attrs = attr;
-    config.numAttrs = 1;
-    Check(cudaLaunchKernelEx(&config, kernel, w + k * bytes, rows, row_bytes, cols, (const int8_t*)c.xq,
-                             (const float4*)c.xm, (const float*)c.x, c.y), "warp bulk launch");
-  });
-  std::vector<float> a(rows), b(rows);
-  cudaMemcpy(a.data(), c.y, 4 * rows, cudaMemcpyDeviceToHost);
-  cudaMemcpy(b.data(), c.y2, 4 * rows, cudaMemcpyDeviceToHost);
-  double worst = 0;
-  for (int64_t r = 0; r < rows; ++r) worst = std::max(worst, (double)std::fabs(a[r] - b[r]) / (std::fabs(b[r]) + 1e-3));
-  std::printf("%-5s %6lld %6lld %-22s   largest relative difference from production %.3g\n", type, (long long)rows,
-              (long long)cols, name.c_str(), worst);
+              (long long)cols, label.c_str(), sweep::LargestDifference(c.y, c.y2, rows));
 }
 
 template <class P, class T>
-void Run(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx& c, std::mt19937& rng) {
+void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep::Ctx& c, std::mt19937& rng) {
   for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{14336, 4096}, {4096, 14336}, {4096, 4096}}) {
     const int64_t row_bytes = cols / block_elems * block_bytes;
     if (row_bytes % 16 != 0) continue;
-    const size_t bytes = rows * row_bytes;
-    const int copies = static_cast<int>(std::max<size_t>(2, (4 * size_t{60} << 20) / bytes + 1));
-    std::vector<uint8_t> host(bytes);
-    for (auto& b : host) b = rng() & 0xFF;
-    for (size_t k = 1; k < bytes; k += 2) host[k] = (host[k] & 0x83) | 0x30;
-    uint8_t* w = nullptr;
-    Check(cudaMalloc(&w, bytes * copies), "malloc w");
-    for (int k = 0; k < copies; ++k) cudaMemcpy(w + k * bytes, host.data(), bytes, cudaMemcpyHostToDevice);
-    Time(type, "production", bytes, copies, rows, cols, c, [&](int k) {
-      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = w + k * bytes, .rows = rows, .cols = cols,
+    const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
+    sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
+      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = ws.Copy(k), .rows = rows, .cols = cols,
                           .row_bytes = row_bytes, .x = c.x, .n_tokens = 1, .y = c.y2};
       if (p.cols / P::kBlockElems * P::kSubs <= kDotThreads) {
         LaunchDot<P, 1, typename OneTokenShape<P>::Short>(&p, 1, c.xq, c.xm, nullptr);
@@ -313,40 +224,23 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx& 
         LaunchDot<P, 1, typename OneTokenShape<P>::Long>(&p, 1, c.xq, c.xm, nullptr);
       }
     });
-    cudaDeviceSynchronize();
-    TimeBulk<P, T, 2, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
-    TimeBulk<P, T, 4, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
-    TimeWarpBulk<P, T, 2>(type, w, bytes, copies, rows, cols, row_bytes, c);
-    TimeWarpBulk<P, T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
-    TimeWarpBulk<P, T, 8>(type, w, bytes, copies, rows, cols, row_bytes, c);
-    cudaFree(w);
+    sweep::Check(cudaDeviceSynchronize(), "production");
+    const size_t rb = static_cast<size_t>(row_bytes);
+    TimeResident(type, "bulk r2 s4", BulkDotKernel<T, 2, 4>, 4 * 2 * rb, 2, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "bulk r4 s4", BulkDotKernel<T, 4, 4>, 4 * 4 * rb, 4, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "bulk r4 s8", BulkDotKernel<T, 4, 8>, 8 * 4 * rb, 4, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "bulk r8 s4", BulkDotKernel<T, 8, 4>, 4 * 8 * rb, 8, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "warp bulk s2", WarpBulkDotKernel<T, 2>, 4 * 2 * rb, 4, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "warp bulk s4", WarpBulkDotKernel<T, 4>, 4 * 4 * rb, 4, ws, rows, cols, row_bytes, c);
+    TimeResident(type, "warp bulk s8", WarpBulkDotKernel<T, 8>, 4 * 8 * rb, 4, ws, rows, cols, row_bytes, c);
+    cudaFree(ws.w);
   }
 }
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> only(argv + 1, argv + argc);
-  const auto wanted = [&](const char* t) { return only.empty() || std::find(only.begin(), only.end(), t) != only.end(); };
-  const size_t bytes = size_t{1} << 30;
-  void *a, *b;
-  cudaMalloc(&a, bytes); cudaMalloc(&b, bytes);
-  Ctx c{};
-  c.copy = 2.0 * bytes / (MedianUs([&](int) { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); }, 3, 7) * 1e-6) / 1e9;
-  cudaFree(a); cudaFree(b);
-  cudaDeviceProp prop;
-  cudaGetDeviceProperties(&prop, 0);
-  c.sms = prop.multiProcessorCount;
-  std::printf("copy %.0f GB/s, %d SMs\n", c.copy, c.sms);
+  const sweep::TypeFilter wanted(argc, argv);
   std::mt19937 rng(7);
-  Check(cudaMalloc(&c.x, 4 * 16384), "x");
-  std::vector<float> hx(16384);
-  std::normal_distribution<float> d(0, 1);
-  for (auto& v : hx) v = d(rng);
-  cudaMemcpy(c.x, hx.data(), 4 * 16384, cudaMemcpyHostToDevice);
-  Check(cudaMalloc(&c.xq, 16384), "xq");
-  Check(cudaMalloc(&c.xm, 16384 / 32 * 16), "xm");
-  Check(cudaMalloc(&c.y, 4 * 16384), "y");
-  Check(cudaMalloc(&c.y2, 4 * 16384), "y2");
-  QuantizeXKernel<<<128, 128>>>(c.x, 16384 / 32, c.xq, c.xm);
+  const sweep::Ctx c = sweep::MakeCtx(rng);
   if (wanted("Q8_0")) Run<Q8_0Dot<1>, plain::Q8_0Dot<1>>("Q8_0", 34, 32, c, rng);
   if (wanted("Q4_0")) Run<Q45Dot<false, false, 1>, plain::Q45Dot<false, false, 1>>("Q4_0", 18, 32, c, rng);
   if (wanted("Q2_K")) Run<Q2_KDot, plain::Q2_KDot>("Q2_K", 84, 256, c, rng);

@@ -8,26 +8,10 @@
 // With XREG set in the environment it times XRegDotKernel instead (below). Build and run as
 // tools/device/sweeps/dot_shapes.cu says (build-exp/stream_dot).
 #include "kernels/cuda/quant_matvec.cu"
-
-#include <algorithm>
-#include <cstdlib>
-#include <cstdio>
-#include <random>
-#include <string>
-#include <vector>
+#include "tools/device/sweeps/sweep_harness.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
-
-// Library functions the included file refers to on paths this prototype never takes.
-namespace hobbit::kernels {
-namespace cuda_internal { absl::Status LaunchStatus(const char*) { return absl::OkStatus(); } }
-std::string GgmlTypeName(uint32_t) { return "t"; }
-}
-
-static void Check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) { std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e)); std::exit(1); }
-}
 
 // Rows of at most kThreads items (one item per thread and row).
 template <class T, int kRows, int kThreads>
@@ -146,136 +130,67 @@ __global__ void __launch_bounds__(kThreads) XRegDotKernel(const uint8_t* __restr
   }
 }
 
-template <typename F>
-double MedianUs(F&& fn, int per_batch, int batches) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start); cudaEventCreate(&stop);
-  for (int i = 0; i < per_batch; ++i) fn(i);
-  Check(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> v;
-  for (int b = 0; b < batches; ++b) {
-    cudaEventRecord(start);
-    for (int i = 0; i < per_batch; ++i) fn(i);
-    cudaEventRecord(stop);
-    Check(cudaEventSynchronize(stop), "sync");
-    float t = 0; cudaEventElapsedTime(&t, start, stop);
-    v.push_back(1e3 * t / per_batch);
-  }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-struct Ctx { float* x; int8_t* xq; float4* xm; float* y; float* y2; double copy; int sms; };
-
-template <typename L>
-void Time(const char* type, const std::string& name, size_t bytes, int copies, int64_t rows, int64_t cols,
-          const Ctx& c, L&& launch) {
-  const int64_t n_q8 = cols / kQ8;
-  for (int q : {1, 0}) {
-    const double us = MedianUs([&](int i) {
-      if (q) LaunchAfterPrior(QuantizeXKernel, GridFor(n_q8, 4), 128, nullptr, (const float*)c.x, n_q8, c.xq, c.xm);
-      launch(i % copies);
-    }, 4 * copies, 15);
-    Check(cudaGetLastError(), "launch");
-    const double gbps = bytes / (us * 1e-6) / 1e9;
-    std::printf("%-5s %6lld %6lld %-22s %s %8.2f us %6.0f GB/s %5.1f%%\n", type, (long long)rows, (long long)cols,
-                name.c_str(), q ? "q" : "-", us, gbps, 100 * gbps / c.copy);
-  }
-}
-
 template <class T, int kRows>
-void TimeStream(const char* type, const uint8_t* w, size_t bytes, int copies, int64_t rows, int64_t cols,
-                int64_t row_bytes, const Ctx& c, int waves) {
+void TimeStream(const char* type, const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes,
+                const sweep::Ctx& c, int waves) {
   constexpr int kThreads = 128;
   int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, StreamDotKernel<T, kRows, kThreads>, kThreads, 0);
+  sweep::Check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, StreamDotKernel<T, kRows, kThreads>, kThreads, 0),
+               "occupancy");
   const int n_groups = static_cast<int>((rows + kRows - 1) / kRows);
   const unsigned grid = static_cast<unsigned>(std::min(n_groups, c.sms * per_sm * waves));
-  Time(type, "stream r" + std::to_string(kRows) + " x" + std::to_string(per_sm) + (waves > 1 ? " w2" : ""), bytes,
-       copies, rows, cols, c, [&](int k) {
-         LaunchAfterPrior(StreamDotKernel<T, kRows, kThreads>, grid, kThreads, nullptr, w + k * bytes, rows, row_bytes,
-                          cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x, c.y);
-       });
+  sweep::TimeOneToken(type, "stream r" + std::to_string(kRows) + " x" + std::to_string(per_sm) + (waves > 1 ? " w2" : ""),
+                      ws, rows, cols, c, [&](int k) {
+                        LaunchAfterPrior(StreamDotKernel<T, kRows, kThreads>, grid, kThreads, nullptr, ws.Copy(k), rows,
+                                         row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x,
+                                         c.y);
+                      });
 }
 
 template <class T, int kRows, int kGroups>
-void TimeXReg(const char* type, const uint8_t* w, size_t bytes, int copies, int64_t rows, int64_t cols,
-              int64_t row_bytes, const Ctx& c) {
+void TimeXReg(const char* type, const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes,
+              const sweep::Ctx& c) {
   constexpr int kThreads = 128;
   const unsigned grid = static_cast<unsigned>((rows + kRows * kGroups - 1) / (kRows * kGroups));
-  Time(type, "xreg r" + std::to_string(kRows) + " g" + std::to_string(kGroups), bytes, copies, rows, cols, c,
-       [&](int k) {
-         LaunchAfterPrior(XRegDotKernel<T, kRows, kGroups, kThreads>, grid, kThreads, nullptr, w + k * bytes, rows,
-                          row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x, c.y);
-       });
+  sweep::TimeOneToken(type, "xreg r" + std::to_string(kRows) + " g" + std::to_string(kGroups), ws, rows, cols, c,
+                      [&](int k) {
+                        LaunchAfterPrior(XRegDotKernel<T, kRows, kGroups, kThreads>, grid, kThreads, nullptr,
+                                         ws.Copy(k), rows, row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm,
+                                         (const float*)c.x, c.y);
+                      });
 }
 
 template <class T>
-void Run(const char* type, int64_t block_bytes, int64_t block_elems, const Ctx& c, std::mt19937& rng) {
+void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep::Ctx& c, std::mt19937& rng) {
   for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{14336, 4096}, {4096, 4096}, {6144, 4096}}) {
     const int64_t row_bytes = cols / block_elems * block_bytes;
-    const size_t bytes = rows * row_bytes;
-    const int copies = static_cast<int>(std::max<size_t>(2, (4 * size_t{60} << 20) / bytes + 1));
-    std::vector<uint8_t> host(bytes);
-    for (auto& b : host) b = rng() & 0xFF;
-    for (size_t k = 1; k < bytes; k += 2) host[k] = (host[k] & 0x83) | 0x30;
-    uint8_t* w = nullptr;
-    Check(cudaMalloc(&w, bytes * copies), "malloc w");
-    for (int k = 0; k < copies; ++k) cudaMemcpy(w + k * bytes, host.data(), bytes, cudaMemcpyHostToDevice);
-    Time(type, "production", bytes, copies, rows, cols, c, [&](int k) {
-      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = w + k * bytes, .rows = rows, .cols = cols,
+    const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
+    sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
+      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = ws.Copy(k), .rows = rows, .cols = cols,
                           .row_bytes = row_bytes, .x = c.x, .n_tokens = 1, .y = c.y2};
       LaunchDot<T, 1, typename OneTokenShape<T>::Short>(&p, 1, c.xq, c.xm, nullptr);
     });
-    // The results must agree with the production kernel's (same items, same order per thread).
-    cudaDeviceSynchronize();
     if (std::getenv("XREG") == nullptr) {
-      TimeStream<T, 2>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
-      TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 1);
-      TimeStream<T, 4>(type, w, bytes, copies, rows, cols, row_bytes, c, 2);
+      TimeStream<T, 2>(type, ws, rows, cols, row_bytes, c, 1);
+      TimeStream<T, 4>(type, ws, rows, cols, row_bytes, c, 1);
+      TimeStream<T, 4>(type, ws, rows, cols, row_bytes, c, 2);
     } else {
-      TimeXReg<T, 4, 2>(type, w, bytes, copies, rows, cols, row_bytes, c);
-      TimeXReg<T, 4, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
-      TimeXReg<T, 2, 4>(type, w, bytes, copies, rows, cols, row_bytes, c);
-      TimeXReg<T, 2, 8>(type, w, bytes, copies, rows, cols, row_bytes, c);
+      TimeXReg<T, 4, 2>(type, ws, rows, cols, row_bytes, c);
+      TimeXReg<T, 4, 4>(type, ws, rows, cols, row_bytes, c);
+      TimeXReg<T, 2, 4>(type, ws, rows, cols, row_bytes, c);
+      TimeXReg<T, 2, 8>(type, ws, rows, cols, row_bytes, c);
     }
-    {
-      std::vector<float> a(rows), b(rows);
-      cudaMemcpy(a.data(), c.y, 4 * rows, cudaMemcpyDeviceToHost);
-      cudaMemcpy(b.data(), c.y2, 4 * rows, cudaMemcpyDeviceToHost);
-      double worst = 0;
-      for (int64_t r = 0; r < rows; ++r) worst = std::max(worst, (double)std::fabs(a[r] - b[r]) / (std::fabs(b[r]) + 1e-3));
-      std::printf("%-5s %6lld %6lld last variant vs production: largest relative difference %.3g (last copy of each)\n",
-                  type, (long long)rows, (long long)cols, worst);
-    }
-    cudaFree(w);
+    // The last variant's results against the production kernel's, on the same (last) weight copy.
+    std::printf("%-5s %6lld %6lld last variant vs production: largest relative difference %.3g\n", type,
+                (long long)rows, (long long)cols, sweep::LargestDifference(c.y, c.y2, rows));
+    cudaFree(ws.w);
   }
 }
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> only(argv + 1, argv + argc);
-  const auto wanted = [&](const char* t) { return only.empty() || std::find(only.begin(), only.end(), t) != only.end(); };
-  const size_t bytes = size_t{1} << 30;
-  void *a, *b;
-  cudaMalloc(&a, bytes); cudaMalloc(&b, bytes);
-  Ctx c{};
-  c.copy = 2.0 * bytes / (MedianUs([&](int) { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); }, 3, 7) * 1e-6) / 1e9;
-  cudaFree(a); cudaFree(b);
-  cudaDeviceProp prop;
-  cudaGetDeviceProperties(&prop, 0);
-  c.sms = prop.multiProcessorCount;
-  std::printf("copy %.0f GB/s, %d SMs\n", c.copy, c.sms);
+  const sweep::TypeFilter wanted(argc, argv);
   std::mt19937 rng(7);
-  Check(cudaMalloc(&c.x, 4 * 16384), "x");
-  std::vector<float> hx(16384);
-  std::normal_distribution<float> d(0, 1);
-  for (auto& v : hx) v = d(rng);
-  cudaMemcpy(c.x, hx.data(), 4 * 16384, cudaMemcpyHostToDevice);
-  Check(cudaMalloc(&c.xq, 16384), "xq");
-  Check(cudaMalloc(&c.xm, 16384 / 32 * 16), "xm");
-  Check(cudaMalloc(&c.y, 4 * 16384), "y");
-  Check(cudaMalloc(&c.y2, 4 * 16384), "y2");
-  QuantizeXKernel<<<128, 128>>>(c.x, 16384 / 32, c.xq, c.xm);
+  const sweep::Ctx c = sweep::MakeCtx(rng);
   if (wanted("Q8_0")) Run<Q8_0Dot<1>>("Q8_0", 34, 32, c, rng);
   if (wanted("Q4_0")) Run<Q45Dot<false, false, 1>>("Q4_0", 18, 32, c, rng);
   if (wanted("Q4_1")) Run<Q45Dot<true, false, 1>>("Q4_1", 20, 32, c, rng);
