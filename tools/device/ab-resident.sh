@@ -21,6 +21,8 @@ new="${2:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
 # a limited number of files); the summary lands in $OUT/ab-resident-summary.txt.
 dest="${OUT:-/tmp/ab-resident-out}"
 out="$(mktemp -d)"
+# The synthesized models (up to 31 GB for qwen3) do not outlive the script.
+trap 'rm -f /dev/shm/hobbit-ab-*.gguf' EXIT
 mkdir -p "$dest"
 libs="$PWD/$new/libs"
 [ -d "$PWD/$old/libs" ] && old_libs="$PWD/$old/libs" || old_libs="$libs"
