@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """tools/device/ab-resident-summary.py on made-up hobbit-tool bench tables: medians per build and
-model, the new/old ratio, a build without runs, files that are not runs, and the usage error."""
+model, the new/old ratio, a build without runs (a failed mode's row included), files that are not
+runs, and the usage error."""
 import importlib.util
 import os
 import subprocess
@@ -42,6 +43,8 @@ class AbResidentSummaryTest(unittest.TestCase):
             run_file(d, "qwen3-30b-a3b-0l-q8_0-new-1.txt", 340.0, 370.0)
             with open(os.path.join(d, "qwen3-30b-a3b-0l-q8_0-old-1.txt"), "w") as f:
                 f.write("error: the model could not be loaded\n")
+            with open(os.path.join(d, "qwen3-30b-a3b-0l-q8_0-old-2.txt"), "w") as f:
+                f.write(HEADER + "resident         -        failed: out of device memory (expert slots)\n")
             lines = summary.summarize(d)
         self.assertEqual(lines, ["qwen3-30b-a3b-0l-q8_0",
                                  "  new: batch 1 340.0 (median 340.0); batch 370.0 (median 370.0) tok/s",

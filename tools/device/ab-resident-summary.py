@@ -22,9 +22,13 @@ def read_runs(out):
             continue
         for line in f.read_text().splitlines():
             fields = line.split()
-            # mode budget slots b1_tok/s b1_ratio batch_t/s ...
+            # mode budget slots b1_tok/s b1_ratio batch_t/s ...; a failed mode reads
+            # "resident - failed: <error>" and counts as no run.
             if fields and fields[0] == "resident" and len(fields) >= 6:
-                runs[m.group(1)][m.group(2)].append((float(fields[3]), float(fields[5])))
+                try:
+                    runs[m.group(1)][m.group(2)].append((float(fields[3]), float(fields[5])))
+                except ValueError:
+                    pass
                 break
     return runs
 

@@ -10,9 +10,10 @@
 #
 # The old bundle may come without libs/ (carry only its bin/): both then use NEW's libraries.
 # MODELS: PRESET:LAYERS:TYPE items (default: the 8-layer mixtral-8x7b shape in Q8_0; LAYERS 0 =
-# all); ROUNDS: runs of each build per model (default 3). Batch 1 and 8, device routing and
-# CUDA graphs on, no prefill. Prints each run's resident line and, last, the median tok/s of each
-# build per model (tools/device/ab-resident-summary.py).
+# all); ROUNDS: runs of each build per model (default 3), after one untimed run of NEW. Batch 1
+# and 8, device routing and CUDA graphs on, no prefill. Prints each run's resident line and,
+# last, the median tok/s of each build per model (tools/device/ab-resident-summary.py), which
+# $OUT/ab-resident-summary.txt holds after every run.
 set -uo pipefail
 
 old="${1:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
@@ -24,8 +25,11 @@ out="$(mktemp -d)"
 # The synthesized models (up to 31 GB for qwen3) do not outlive the script.
 trap 'rm -f /dev/shm/hobbit-ab-*.gguf' EXIT
 mkdir -p "$dest"
-libs="$PWD/$new/libs"
-[ -d "$PWD/$old/libs" ] && old_libs="$PWD/$old/libs" || old_libs="$libs"
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+old="$(abs "$old")" new="$(abs "$new")"
+libs="$new/libs"
+[ -d "$old/libs" ] && old_libs="$old/libs" || old_libs="$libs"
+summary() { python3 "$(dirname "$0")/ab-resident-summary.py" "$out" >"$dest/ab-resident-summary.txt"; }
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 
@@ -34,24 +38,30 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
   path="/dev/shm/hobbit-ab-$preset-${layers}l-$type.gguf"
   rm -f /dev/shm/hobbit-ab-*.gguf
   stamp "synthesizing $preset, $layers layers, $type"
-  if ! LD_LIBRARY_PATH="$libs" timeout 300 "$PWD/$new/bin/hobbit-tool" synth --preset "$preset" --layers "$layers" \
+  if ! LD_LIBRARY_PATH="$libs" timeout 300 "$new/bin/hobbit-tool" synth --preset "$preset" --layers "$layers" \
       --type "$type" --out "$path" >"$out/synth-$preset-$layers-$type.log" 2>&1; then
     echo "synthesis failed: $(tail -2 "$out/synth-$preset-$layers-$type.log")"
     continue
   fi
-  for r in $(seq 1 "${ROUNDS:-3}"); do
-    # The first run after a synthesis reads a cold page cache: the order alternates per round.
-    order="new old"; [ $((r % 2)) -eq 0 ] && order="old new"
+  # The first run after a synthesis was the slowest in the session that wrote this script: one
+  # untimed run of NEW (not in the summary) first; then the order alternates per round.
+  for r in warmup $(seq 1 "${ROUNDS:-3}"); do
+    order="new old"
+    [ "$r" = warmup ] && order="new"
+    [ "$r" != warmup ] && [ $((r % 2)) -eq 0 ] && order="old new"
     for side in $order; do
       if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
       name="$preset-${layers}l-$type-$side-$r"
-      LD_LIBRARY_PATH="$lib" timeout 150 "$PWD/$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
+      [ "$r" = warmup ] && name="$preset-${layers}l-$type-warmup"
+      LD_LIBRARY_PATH="$lib" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
         --tokens 64 --warmup 8 --batch 8 --batch-steps 16 --prefill none --device-routing on --cuda-graphs on \
         --json "$out/$name.json" >"$out/$name.txt" 2>&1
       stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
+      summary  # after every run: a call cut short by its time limit still returns what it measured
     done
   done
 done
-python3 "$(dirname "$0")/ab-resident-summary.py" "$out" | tee "$dest/ab-resident-summary.txt"
+summary
+cat "$dest/ab-resident-summary.txt"
 tar czf "$dest/ab-resident-runs.tar.gz" -C "$out" .
 rm -rf "$out"
