@@ -99,7 +99,8 @@ TEST_P(CudaRoutedExpertsTest, MatchesTheCpuTwin) {
 
 // One token over long down rows (5120 wide: 20 blocks of 256): each of the down product's threads
 // takes several items, so the launch shapes that keep two items of a row in flight per thread
-// (Q8_0, Q6_K) run their paired loop and its remainder, and Q4_K takes its shape for long rows.
+// (Q8_0, Q6_K) run their paired loop and its remainder, and Q4_K takes its shape for long rows;
+// also with one of the two ids out of range (skipped in the paired loop as in the single one).
 TEST_P(CudaRoutedExpertsTest, OneTokenOverLongDownRows) {
   const GgmlType type = GetParam();
   constexpr int32_t kExperts = 3, kEmbd = 512, kFf = 5120, kTop = 2;
@@ -114,23 +115,34 @@ TEST_P(CudaRoutedExpertsTest, OneTokenOverLongDownRows) {
     down_c.push_back(keep.back().cpu), down_g.push_back(keep.back().gpu);
   }
   const bool float_type = type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kBF16;
-  for (const std::vector<int32_t>& ids : {std::vector<int32_t>{2, 0}, std::vector<int32_t>{1, 1}}) {
+  // An id out of range adds nothing on the GPU, where the CPU backend refuses it: its twin there is
+  // a valid expert of weight 0 (the same sum).
+  struct Case {
+    std::vector<int32_t> gpu_ids, cpu_ids;
+    std::vector<float> gpu_weights, cpu_weights;
+  };
+  const Case cases[] = {{{2, 0}, {2, 0}, {0.7f, 0.3f}, {0.7f, 0.3f}},
+                        {{1, 1}, {1, 1}, {0.7f, 0.3f}, {0.7f, 0.3f}},
+                        {{2, -1}, {2, 0}, {0.7f, 0.3f}, {0.7f, 0.0f}},
+                        {{kExperts, 1}, {0, 1}, {0.4f, 0.6f}, {0.0f, 0.6f}}};
+  for (const Case& c : cases) {
     TwinBuffer x = Twin(RandomFloats(kEmbd));
-    TwinBuffer id = Twin(ids);
-    TwinBuffer w = Twin(std::vector<float>{0.7f, 0.3f});
+    TwinBuffer id_c = Twin(c.cpu_ids), id_g = Twin(c.gpu_ids);
+    TwinBuffer w_c = Twin(c.cpu_weights), w_g = Twin(c.gpu_weights);
     TwinBuffer out = Twin(RandomFloats(kEmbd, 0.1f));
-    RoutedExpertsParams pc{.gate = gate_c, .up = up_c, .down = down_c, .x = x.c<float>(), .ids = id.c<int32_t>(),
-                           .weights = w.c<float>(), .n_tokens = 1, .k = kTop, .out = out.c<float>()};
-    RoutedExpertsParams pg{.gate = gate_g, .up = up_g, .down = down_g, .x = x.g<float>(), .ids = id.g<int32_t>(),
-                           .weights = w.g<float>(), .n_tokens = 1, .k = kTop, .out = out.g<float>()};
+    RoutedExpertsParams pc{.gate = gate_c, .up = up_c, .down = down_c, .x = x.c<float>(), .ids = id_c.c<int32_t>(),
+                           .weights = w_c.c<float>(), .n_tokens = 1, .k = kTop, .out = out.c<float>()};
+    RoutedExpertsParams pg{.gate = gate_g, .up = up_g, .down = down_g, .x = x.g<float>(), .ids = id_g.g<int32_t>(),
+                           .weights = w_g.g<float>(), .n_tokens = 1, .k = kTop, .out = out.g<float>()};
     ASSERT_TRUE(gpu_->RoutedExpertsCanRun(pg)) << kernels::GgmlTypeName(type);
     ASSERT_TRUE(cpu_->RoutedExperts(pc).ok());
     const absl::Status s = gpu_->RoutedExperts(pg);
     ASSERT_TRUE(s.ok()) << s;
     const double err = RelativeError(Download<float>(out), CpuCopy<float>(out));
     std::printf("routed experts %s, one token over %d-wide down rows (experts %d, %d): relative error %.3g\n",
-                kernels::GgmlTypeName(type).c_str(), kFf, ids[0], ids[1], err);
-    EXPECT_LT(err, float_type ? 2e-5 : 2.5e-2) << kernels::GgmlTypeName(type);
+                kernels::GgmlTypeName(type).c_str(), kFf, c.gpu_ids[0], c.gpu_ids[1], err);
+    EXPECT_LT(err, float_type ? 2e-5 : 2.5e-2) << kernels::GgmlTypeName(type) << " experts " << c.gpu_ids[0] << ", "
+                                               << c.gpu_ids[1];
   }
 }
 
