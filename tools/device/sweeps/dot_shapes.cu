@@ -48,7 +48,8 @@ void Sweep(const char* type, int64_t block_bytes, int64_t block_elems, const swe
 }
 
 int main(int argc, char** argv) {
-  const sweep::TypeFilter wanted(argc, argv);
+  const sweep::TypeFilter wanted(argc, argv,
+                                 {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"});
   std::mt19937 rng(7);
   const sweep::Ctx c = sweep::MakeCtx(rng);
   if (wanted("Q8_0")) Sweep<Q8_0Dot<1>>("Q8_0", 34, 32, c, rng);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -150,10 +151,19 @@ inline double LargestDifference(const float* a_dev, const float* b_dev, int64_t 
   return worst;
 }
 
-// The types named on the command line (all when none).
+// The types named on the command line (all when none); a name the program does not sweep ends it
+// with a message naming the ones it does.
 struct TypeFilter {
   std::vector<std::string> only;
-  TypeFilter(int argc, char** argv) : only(argv + 1, argv + argc) {}
+  TypeFilter(int argc, char** argv, std::initializer_list<const char*> known) : only(argv + 1, argv + argc) {
+    for (const std::string& t : only) {
+      if (std::find_if(known.begin(), known.end(), [&](const char* k) { return t == k; }) != known.end()) continue;
+      std::string names;
+      for (const char* k : known) names += std::string(names.empty() ? "" : ", ") + k;
+      std::fprintf(stderr, "%s: unknown type '%s' (this sweep knows %s)\n", argv[0], t.c_str(), names.c_str());
+      std::exit(2);
+    }
+  }
   bool operator()(const char* t) const { return only.empty() || std::find(only.begin(), only.end(), t) != only.end(); }
 };
 
