@@ -17,7 +17,9 @@
 namespace plain {
 using hobbit::kernels::GgmlType;
 template <class P>
-__device__ __forceinline__ P LdAny(const P* p) { return *p; }
+__device__ __forceinline__ P LdAny(const P* p) {
+  return *p;
+}
 }  // namespace plain
 #include "dp4a_plain.cuh"
 #include "tools/device/sweeps/sweep_harness.cuh"
@@ -25,7 +27,9 @@ __device__ __forceinline__ P LdAny(const P* p) { return *p; }
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
 
 __device__ __forceinline__ void BarInit(uint64_t* bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(SmemAddr(bar)), "r"(count) : "memory");
@@ -39,24 +43,26 @@ __device__ __forceinline__ void BulkLoad(void* dst, const void* src, uint32_t by
 }
 __device__ __forceinline__ void BarWait(uint64_t* bar, uint32_t phase) {
   asm volatile(
-      "{\n .reg .pred p;\n WAIT_%=:\n mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n @!p bra WAIT_%=;\n }\n" ::"r"(
-          SmemAddr(bar)),
+      "{\n .reg .pred p;\n WAIT_%=:\n mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n @!p bra WAIT_%=;\n }\n" ::
+          "r"(SmemAddr(bar)),
       "r"(phase)
       : "memory");
 }
 
 // Rows of row_bytes (a multiple of 16, W 16-byte aligned); kRows rows a group, kStages groups in flight.
 template <class T, int kRows, int kStages>
-__global__ void __launch_bounds__(128) BulkDotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t row_bytes,
-                                                     int64_t cols, const int8_t* __restrict__ xq,
-                                                     const float4* __restrict__ xm, const float* __restrict__ xf,
-                                                     float* __restrict__ y) {
+__global__ void __launch_bounds__(128)
+    BulkDotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t row_bytes, int64_t cols,
+                  const int8_t* __restrict__ xq, const float4* __restrict__ xm, const float* __restrict__ xf,
+                  float* __restrict__ y) {
   extern __shared__ __align__(128) uint8_t ring[];
   __shared__ uint64_t bar[kStages];
   __shared__ float partial[4][kRows];
   const int n_groups = static_cast<int>((rows + kRows - 1) / kRows);
   const int64_t group_bytes = kRows * row_bytes;
-  const auto group_rows = [&](int g) { return static_cast<int>(min(static_cast<int64_t>(kRows), rows - static_cast<int64_t>(g) * kRows)); };
+  const auto group_rows = [&](int g) {
+    return static_cast<int>(min(static_cast<int64_t>(kRows), rows - static_cast<int64_t>(g) * kRows));
+  };
   const int tid = static_cast<int>(threadIdx.x);
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) BarInit(&bar[s], 1);
@@ -107,7 +113,8 @@ __global__ void __launch_bounds__(128) BulkDotKernel(const uint8_t* __restrict__
       if (lane == 0) partial[warp][r] = v;
     }
     __syncthreads();  // the stage is read, the partials are written
-    if (tid < nr) y[static_cast<int64_t>(g) * kRows + tid] = partial[0][tid] + partial[1][tid] + partial[2][tid] + partial[3][tid];
+    if (tid < nr)
+      y[static_cast<int64_t>(g) * kRows + tid] = partial[0][tid] + partial[1][tid] + partial[2][tid] + partial[3][tid];
     if (tid == 0) {
       const int gn = g + kStages * static_cast<int>(gridDim.x);
       if (gn < n_groups) {
@@ -123,11 +130,10 @@ __global__ void __launch_bounds__(128) BulkDotKernel(const uint8_t* __restrict__
 // of kStages row buffers with their own mbarriers; lane 0 queues the copies, the lanes split the
 // row's items, a warp reduction gives the row's value. No block-wide barrier.
 template <class T, int kStages>
-__global__ void __launch_bounds__(128) WarpBulkDotKernel(const uint8_t* __restrict__ w, int64_t rows,
-                                                         int64_t row_bytes, int64_t cols,
-                                                         const int8_t* __restrict__ xq,
-                                                         const float4* __restrict__ xm,
-                                                         const float* __restrict__ xf, float* __restrict__ y) {
+__global__ void __launch_bounds__(128)
+    WarpBulkDotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t row_bytes, int64_t cols,
+                      const int8_t* __restrict__ xq, const float4* __restrict__ xm, const float* __restrict__ xf,
+                      float* __restrict__ y) {
   extern __shared__ __align__(128) uint8_t ring[];
   __shared__ uint64_t bar[4][kStages];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
@@ -142,7 +148,8 @@ __global__ void __launch_bounds__(128) WarpBulkDotKernel(const uint8_t* __restri
   if (lane == 0) {
     for (int s = 0; s < kStages; ++s) {
       const int64_t row = first + s * step;
-      if (row < rows) BulkLoad(mine + s * row_bytes, w + row * row_bytes, static_cast<uint32_t>(row_bytes), &bar[warp][s]);
+      if (row < rows)
+        BulkLoad(mine + s * row_bytes, w + row * row_bytes, static_cast<uint32_t>(row_bytes), &bar[warp][s]);
     }
   }
   WaitForPriorGrid();
@@ -168,7 +175,8 @@ __global__ void __launch_bounds__(128) WarpBulkDotKernel(const uint8_t* __restri
     if (lane == 0) {
       y[row] = acc;
       const int64_t next = row + kStages * step;
-      if (next < rows) BulkLoad(mine + s * row_bytes, w + next * row_bytes, static_cast<uint32_t>(row_bytes), &bar[warp][s]);
+      if (next < rows)
+        BulkLoad(mine + s * row_bytes, w + next * row_bytes, static_cast<uint32_t>(row_bytes), &bar[warp][s]);
     }
   }
 }
@@ -216,8 +224,14 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep
     if (row_bytes % 16 != 0) continue;
     const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
     sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
-      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = ws.Copy(k), .rows = rows, .cols = cols,
-                          .row_bytes = row_bytes, .x = c.x, .n_tokens = 1, .y = c.y2};
+      QuantMatVecParams p{.type = GgmlType::kQ8_0,
+                          .w = ws.Copy(k),
+                          .rows = rows,
+                          .cols = cols,
+                          .row_bytes = row_bytes,
+                          .x = c.x,
+                          .n_tokens = 1,
+                          .y = c.y2};
       if (p.cols / P::kBlockElems * P::kSubs <= kDotThreads) {
         LaunchDot<P, 1, typename OneTokenShape<P>::Short>(&p, 1, c.xq, c.xm, nullptr);
       } else {

@@ -20,8 +20,14 @@ template <class T, class S>
 void Time(const char* type, const char* name, const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes,
           const sweep::Ctx& c) {
   sweep::TimeOneToken(type, name, ws, rows, cols, c, [&](int k) {
-    QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = ws.Copy(k), .rows = rows, .cols = cols, .row_bytes = row_bytes,
-                        .x = c.x, .n_tokens = 1, .y = c.y};
+    QuantMatVecParams p{.type = GgmlType::kQ8_0,
+                        .w = ws.Copy(k),
+                        .rows = rows,
+                        .cols = cols,
+                        .row_bytes = row_bytes,
+                        .x = c.x,
+                        .n_tokens = 1,
+                        .y = c.y};
     LaunchDot<T, 1, S>(&p, 1, c.xq, c.xm, nullptr);
   });
 }

@@ -5,12 +5,12 @@
 // call (q) and without (-); the chosen experts rotate so every call reads HBM. Random bytes stand
 // in for the weights. An offline tool for picking DownShape, not part of the build (BENCHMARKS.md,
 // "Matvec launch shapes"). Build as tools/device/sweeps/dot_shapes.cu says.
-#include "kernels/cuda/routed_experts.cu"
-#include "tools/device/sweeps/sweep_harness.cuh"
-
 #include <cstdio>
 #include <random>
 #include <vector>
+
+#include "kernels/cuda/routed_experts.cu"
+#include "tools/device/sweeps/sweep_harness.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
@@ -23,7 +23,11 @@ struct Setup {
   void** table;
   int32_t* ids;  // [calls][k]
   float* weights;
-  int8_t* aq; float4* am; float* af; float* out; float* x;
+  int8_t* aq;
+  float4* am;
+  float* af;
+  float* out;
+  float* x;
   size_t bytes_per_call;
 };
 
@@ -34,13 +38,15 @@ void Time(const char* type, const char* name, const Setup& s, int rot, double co
   const int threads = static_cast<int>(std::min<int64_t>(kThreads, (n_items + 31) / 32 * 32));
   const int64_t n_q8 = s.cols * s.k / kQ8;
   for (int q : {0, 1}) {
-    const double us = MedianUs([&](int i) {
-      // q = 1: a small kernel between the calls as in the layer (silu+quantize), so the product cannot start early
-      if (q) LaunchAfterPrior(QuantizeXKernel, GridFor(n_q8, 4), 128, nullptr, (const float*)s.x, n_q8, s.aq, s.am);
-      LaunchAfterPrior(DownCombineKernel<T, R, U>, grid, threads, nullptr, (const void* const*)s.table,
-                       (const int32_t*)(s.ids + (i % rot) * s.k), (const float*)s.weights, s.k, s.n_expert, s.rows,
-                       s.cols, s.row_bytes, (const int8_t*)s.aq, (const float4*)s.am, (const float*)s.af, s.out);
-    }, 4 * rot, 15);
+    const double us = MedianUs(
+        [&](int i) {
+          // q = 1: a small kernel between the calls as in the layer (silu+quantize), so the product cannot start early
+          if (q) LaunchAfterPrior(QuantizeXKernel, GridFor(n_q8, 4), 128, nullptr, (const float*)s.x, n_q8, s.aq, s.am);
+          LaunchAfterPrior(DownCombineKernel<T, R, U>, grid, threads, nullptr, (const void* const*)s.table,
+                           (const int32_t*)(s.ids + (i % rot) * s.k), (const float*)s.weights, s.k, s.n_expert, s.rows,
+                           s.cols, s.row_bytes, (const int8_t*)s.aq, (const float4*)s.am, (const float*)s.af, s.out);
+        },
+        4 * rot, 15);
     Check(cudaGetLastError(), "launch");
     const double gbps = s.bytes_per_call / (us * 1e-6) / 1e9;
     std::printf("%-5s %5lld x %5lld k%d %-10s %s %8.2f us %6.0f GB/s %5.1f%%\n", type, (long long)s.rows,
@@ -52,13 +58,17 @@ template <class T>
 void Run(const char* type, int64_t block_bytes, int64_t block_elems, int n_expert, int k, int64_t rows, int64_t cols,
          double copy, std::mt19937& rng) {
   Setup s{};
-  s.n_expert = n_expert; s.k = k; s.rows = rows; s.cols = cols;
+  s.n_expert = n_expert;
+  s.k = k;
+  s.rows = rows;
+  s.cols = cols;
   s.row_bytes = cols / block_elems * block_bytes;
   const size_t eb = rows * s.row_bytes;
   std::vector<uint8_t> host(eb);
   for (auto& b : host) b = rng() & 0xFF;
   for (size_t i = 1; i < eb; i += 2) host[i] = (host[i] & 0x83) | 0x30;
-  uint8_t* w; Check(cudaMalloc(&w, eb * n_expert), "w");
+  uint8_t* w;
+  Check(cudaMalloc(&w, eb * n_expert), "w");
   for (int e = 0; e < n_expert; ++e) cudaMemcpy(w + e * eb, host.data(), eb, cudaMemcpyHostToDevice);
   std::vector<void*> tab(n_expert);
   for (int e = 0; e < n_expert; ++e) tab[e] = w + e * eb;
@@ -92,7 +102,13 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, int n_exper
   Time<T, 4, 2>(type, "r4 u2", s, rot, copy);
   Time<T, 1, 4>(type, "r1 u4", s, rot, copy);
   Time<T, 1, 2>(type, "r1 u2", s, rot, copy);
-  cudaFree(w); cudaFree(s.table); cudaFree(s.ids); cudaFree(s.weights); cudaFree(s.x); cudaFree(s.aq); cudaFree(s.am);
+  cudaFree(w);
+  cudaFree(s.table);
+  cudaFree(s.ids);
+  cudaFree(s.weights);
+  cudaFree(s.x);
+  cudaFree(s.aq);
+  cudaFree(s.am);
   cudaFree(s.out);
 }
 

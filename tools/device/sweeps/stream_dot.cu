@@ -15,11 +15,10 @@ using namespace hobbit::kernels::cuda_internal;
 
 // Rows of at most kThreads items (one item per thread and row).
 template <class T, int kRows, int kThreads>
-__global__ void __launch_bounds__(kThreads) StreamDotKernel(const uint8_t* __restrict__ w, int64_t rows,
-                                                            int64_t row_bytes, int64_t cols,
-                                                            const int8_t* __restrict__ xq,
-                                                            const float4* __restrict__ xm,
-                                                            const float* __restrict__ xf, float* __restrict__ y) {
+__global__ void __launch_bounds__(kThreads)
+    StreamDotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t row_bytes, int64_t cols,
+                    const int8_t* __restrict__ xq, const float4* __restrict__ xm, const float* __restrict__ xf,
+                    float* __restrict__ y) {
   AllowDependentLaunch();
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   const int n_groups = static_cast<int>((rows + kRows - 1) / kRows);
@@ -28,7 +27,7 @@ __global__ void __launch_bounds__(kThreads) StreamDotKernel(const uint8_t* __res
   const int64_t block_off = static_cast<int64_t>(i / T::kSubs) * T::kBlockBytes;
   const int sub = i % T::kSubs;
   typename T::Part cur[kRows], nxt[kRows];
-  const auto load = [&](int g, typename T::Part (&p)[kRows]) {
+  const auto load = [&](int g, typename T::Part(&p)[kRows]) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const int64_t row = min(static_cast<int64_t>(g) * kRows + r, rows - 1);
@@ -72,11 +71,10 @@ __global__ void __launch_bounds__(kThreads) StreamDotKernel(const uint8_t* __res
 // so it is loaded once (the loop over groups is not unrolled, so the compiler may keep the slice
 // in registers), and the kGroups x kRows sums are reduced once at the end.
 template <class T, int kRows, int kGroups, int kThreads>
-__global__ void __launch_bounds__(kThreads) XRegDotKernel(const uint8_t* __restrict__ w, int64_t rows,
-                                                          int64_t row_bytes, int64_t cols,
-                                                          const int8_t* __restrict__ xq,
-                                                          const float4* __restrict__ xm,
-                                                          const float* __restrict__ xf, float* __restrict__ y) {
+__global__ void __launch_bounds__(kThreads)
+    XRegDotKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t row_bytes, int64_t cols,
+                  const int8_t* __restrict__ xq, const float4* __restrict__ xm, const float* __restrict__ xf,
+                  float* __restrict__ y) {
   AllowDependentLaunch();
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   const int i = static_cast<int>(threadIdx.x);
@@ -139,12 +137,12 @@ void TimeStream(const char* type, const sweep::Weights& ws, int64_t rows, int64_
                "occupancy");
   const int n_groups = static_cast<int>((rows + kRows - 1) / kRows);
   const unsigned grid = static_cast<unsigned>(std::min(n_groups, c.sms * per_sm * waves));
-  sweep::TimeOneToken(type, "stream r" + std::to_string(kRows) + " x" + std::to_string(per_sm) + (waves > 1 ? " w2" : ""),
-                      ws, rows, cols, c, [&](int k) {
-                        LaunchAfterPrior(StreamDotKernel<T, kRows, kThreads>, grid, kThreads, nullptr, ws.Copy(k), rows,
-                                         row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x,
-                                         c.y);
-                      });
+  sweep::TimeOneToken(
+      type, "stream r" + std::to_string(kRows) + " x" + std::to_string(per_sm) + (waves > 1 ? " w2" : ""), ws, rows,
+      cols, c, [&](int k) {
+        LaunchAfterPrior(StreamDotKernel<T, kRows, kThreads>, grid, kThreads, nullptr, ws.Copy(k), rows, row_bytes,
+                         cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x, c.y);
+      });
 }
 
 template <class T, int kRows, int kGroups>
@@ -152,12 +150,11 @@ void TimeXReg(const char* type, const sweep::Weights& ws, int64_t rows, int64_t 
               const sweep::Ctx& c) {
   constexpr int kThreads = 128;
   const unsigned grid = static_cast<unsigned>((rows + kRows * kGroups - 1) / (kRows * kGroups));
-  sweep::TimeOneToken(type, "xreg r" + std::to_string(kRows) + " g" + std::to_string(kGroups), ws, rows, cols, c,
-                      [&](int k) {
-                        LaunchAfterPrior(XRegDotKernel<T, kRows, kGroups, kThreads>, grid, kThreads, nullptr,
-                                         ws.Copy(k), rows, row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm,
-                                         (const float*)c.x, c.y);
-                      });
+  sweep::TimeOneToken(
+      type, "xreg r" + std::to_string(kRows) + " g" + std::to_string(kGroups), ws, rows, cols, c, [&](int k) {
+        LaunchAfterPrior(XRegDotKernel<T, kRows, kGroups, kThreads>, grid, kThreads, nullptr, ws.Copy(k), rows,
+                         row_bytes, cols, (const int8_t*)c.xq, (const float4*)c.xm, (const float*)c.x, c.y);
+      });
 }
 
 template <class T>
@@ -166,8 +163,14 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep
     const int64_t row_bytes = cols / block_elems * block_bytes;
     const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
     sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
-      QuantMatVecParams p{.type = GgmlType::kQ8_0, .w = ws.Copy(k), .rows = rows, .cols = cols,
-                          .row_bytes = row_bytes, .x = c.x, .n_tokens = 1, .y = c.y2};
+      QuantMatVecParams p{.type = GgmlType::kQ8_0,
+                          .w = ws.Copy(k),
+                          .rows = rows,
+                          .cols = cols,
+                          .row_bytes = row_bytes,
+                          .x = c.x,
+                          .n_tokens = 1,
+                          .y = c.y2};
       LaunchDot<T, 1, typename OneTokenShape<T>::Short>(&p, 1, c.xq, c.xm, nullptr);
     });
     if (std::getenv("XREG") == nullptr) {
