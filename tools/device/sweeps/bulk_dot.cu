@@ -224,6 +224,7 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep
     if (row_bytes % 16 != 0) continue;
     const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
     sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
+      // LaunchDot takes the block type from its template argument; .type is not read.
       QuantMatVecParams p{.type = GgmlType::kQ8_0,
                           .w = ws.Copy(k),
                           .rows = rows,

@@ -20,6 +20,7 @@ template <class T, class S>
 void Time(const char* type, const char* name, const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes,
           const sweep::Ctx& c) {
   sweep::TimeOneToken(type, name, ws, rows, cols, c, [&](int k) {
+    // LaunchDot takes the block type from its template argument; .type is not read.
     QuantMatVecParams p{.type = GgmlType::kQ8_0,
                         .w = ws.Copy(k),
                         .rows = rows,
