@@ -390,11 +390,14 @@ void LaunchDownCombine(const RoutedExpertsParams& p, const int8_t* aq, const flo
       cuda_internal::LaunchAfterPrior(kernel, grid, threads, stream, m.table, p.ids, p.weights, p.k, p.n_expert,
                                       m.rows, m.cols, m.row_bytes, aq, am, af, p.out);
     };
-    if (std::is_same_v<T, cuda_internal::QxKDot<false>> && n_items <= 2 * kThreads) {
-      launch(DownCombineKernel<T, 2, 1>, 2);  // qwen3: 6.7 us against 8.3 (mixtral: 4 rows, 25.3 against 29.1)
-    } else {
-      launch(DownCombineKernel<T, DownShape<T>::kRows, DownShape<T>::kUnroll>, DownShape<T>::kRows);
+    // `if constexpr`: the short-row kernel is instantiated for Q4_K only.
+    if constexpr (std::is_same_v<T, cuda_internal::QxKDot<false>>) {
+      if (n_items <= 2 * kThreads) {
+        launch(DownCombineKernel<T, 2, 1>, 2);  // qwen3: 6.7 us against 8.3 (mixtral: 4 rows, 25.3 against 29.1)
+        return;
+      }
     }
+    launch(DownCombineKernel<T, DownShape<T>::kRows, DownShape<T>::kUnroll>, DownShape<T>::kRows);
   });
 }
 
