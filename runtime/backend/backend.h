@@ -249,6 +249,10 @@ class Backend {
   // --- ops ---
   // out[i, :] = row ids[i] of table, as float32.
   virtual absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) = 0;
+  // GetRows with the ids in backend memory (a step's uploaded metadata), so it can be recorded.
+  // REQUIRES: every id in [0, table.rows), checked by the caller before the upload (the CUDA
+  // backend cannot check them without a synchronization).
+  virtual absl::Status GetRowsDevice(const WeightView& table, const int32_t* ids_device, int32_t n, float* out) = 0;
   // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens.
   virtual absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) = 0;
   // MatMul of several weights over one input (q, k and v of a layer): ys[i] = ws[i] x. A
@@ -310,6 +314,9 @@ class Backend {
   // dst[i, :] = src[rows_host[i], :]
   virtual absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim,
                                   float* dst) = 0;
+  // GatherRows with the row indices in backend memory (recordable); REQUIRES: each in range.
+  virtual absl::Status GatherRowsDevice(const float* src, const int32_t* rows_device, int32_t n, int64_t dim,
+                                        float* dst) = 0;
   // dst[rows_host[i], :] += scales_host[i] * src[i, :]
   virtual absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,
                                         int32_t n, int64_t dim, float* dst) = 0;

@@ -46,6 +46,9 @@ class CpuBackend final : public Backend {
   absl::Status WaitCopy(CopyFence fence) override;
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
+  absl::Status GetRowsDevice(const WeightView& table, const int32_t* ids_device, int32_t n, float* out) override {
+    return GetRows(table, ids_device, n, out);  // backend memory is host memory
+  }
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
   absl::Status RmsNorm(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
                        float* out) override;
@@ -58,6 +61,10 @@ class CpuBackend final : public Backend {
   absl::Status AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) override;
   absl::Status Router(const RouterParams& p) override;
   absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) override;
+  absl::Status GatherRowsDevice(const float* src, const int32_t* rows_device, int32_t n, int64_t dim,
+                                float* dst) override {
+    return GatherRows(src, rows_device, n, dim, dst);
+  }
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override;
   absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) override;

@@ -298,12 +298,24 @@ absl::Status CudaBackend::GetRows(const WeightView& table, const int32_t* ids_ho
           absl::StrCat("cuda get_rows: id ", ids_host[i], " out of range [0, ", table.rows, ")"));
     }
   }
-  Wrote(out);
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* ids, staging_->Upload(ids_host, sizeof(int32_t) * n));
-  kernels::GetRowsParams p{.type = static_cast<GgmlType>(table.type), .w = table.data, .rows = table.rows,
-                           .cols = table.cols, .row_bytes = table.row_bytes, .ids = static_cast<const int32_t*>(ids),
-                           .first_row = 0, .n = n, .out = out};
+  return GetRowsDevice(table, static_cast<const int32_t*>(ids), n, out);
+}
+
+absl::Status CudaBackend::GetRowsDevice(const WeightView& table, const int32_t* ids_device, int32_t n, float* out) {
+  HOBBIT_RETURN_IF_ERROR(CheckWeight(table, "get_rows"));
+  Wrote(out);
+  if (n <= 0) return absl::OkStatus();
+  kernels::GetRowsParams p{.type = static_cast<GgmlType>(table.type),
+                           .w = table.data,
+                           .rows = table.rows,
+                           .cols = table.cols,
+                           .row_bytes = table.row_bytes,
+                           .ids = ids_device,
+                           .first_row = 0,
+                           .n = n,
+                           .out = out};
   return kernels::GetRowsF32(p, stream_);
 }
 
@@ -403,10 +415,15 @@ absl::Status CudaBackend::Router(const RouterParams& p) {
 
 absl::Status CudaBackend::GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) {
   HOBBIT_RETURN_IF_ERROR(NotWhileRecording("gather_rows (host rows)"));
-  Wrote(dst);
   if (n <= 0) return absl::OkStatus();
   HOBBIT_ASSIGN_OR_RETURN(void* rows, staging_->Upload(rows_host, sizeof(int32_t) * n));
-  return kernels::GatherRowsF32(src, static_cast<const int32_t*>(rows), n, dim, dst, stream_);
+  return GatherRowsDevice(src, static_cast<const int32_t*>(rows), n, dim, dst);
+}
+
+absl::Status CudaBackend::GatherRowsDevice(const float* src, const int32_t* rows_device, int32_t n, int64_t dim,
+                                           float* dst) {
+  Wrote(dst);
+  return kernels::GatherRowsF32(src, rows_device, n, dim, dst, stream_);
 }
 
 absl::Status CudaBackend::ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host,

@@ -80,6 +80,7 @@ class CudaBackend final : public Backend {
   absl::Status WaitCopy(CopyFence fence) override;
 
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override;
+  absl::Status GetRowsDevice(const WeightView& table, const int32_t* ids_device, int32_t n, float* out) override;
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n_tokens, float* y) override;
   absl::Status MatMulAdd(const WeightView& w, const float* x, int32_t n_tokens, float* tmp, float* y) override;
   absl::Status RmsNormForProducts(const float* x, const float* weight, int64_t n_rows, int64_t dim, float eps,
@@ -99,6 +100,8 @@ class CudaBackend final : public Backend {
   absl::Status AddRowBias(float* x, const float* bias, int64_t n_rows, int64_t dim) override;
   absl::Status Router(const RouterParams& p) override;
   absl::Status GatherRows(const float* src, const int32_t* rows_host, int32_t n, int64_t dim, float* dst) override;
+  absl::Status GatherRowsDevice(const float* src, const int32_t* rows_device, int32_t n, int64_t dim,
+                                float* dst) override;
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override;
   absl::Status ScaleRowsBySigmoid(float* x, const float* gate, int64_t n_rows, int64_t dim) override;

@@ -85,19 +85,26 @@ absl::Status Model::ValidatePlan(const StepPlan& plan, const KvCache& kv) const 
 absl::Status Model::Forward(const StepPlan& plan, KvCache& kv, StepOutput* out) {
   HOBBIT_RETURN_IF_ERROR(ValidatePlan(plan, kv));
   StepScratch& s = *scratch_;
-  HOBBIT_RETURN_IF_ERROR(s.Prepare(plan, kv.block_size()));
-  const int32_t n = plan.n_tokens();
-  HOBBIT_RETURN_IF_ERROR(backend_.GetRows(weights_->token_embd, plan.tokens.data(), n, s.x()));
-  HOBBIT_RETURN_IF_ERROR(RunLayers(kv, n));
-  return Logits(plan, n, out);
+  // The step's one upload: every op below reads backend memory, so the whole step (embedding,
+  // layers, logits) may be one recording.
+  HOBBIT_RETURN_IF_ERROR(s.Prepare(plan, kv.block_size(), config_.n_vocab));
+  const int32_t n_rows = s.n_logit_rows();
+  HOBBIT_RETURN_IF_ERROR(RunStep(kv, plan.n_tokens(), n_rows));
+  out->n_rows = n_rows;
+  out->n_vocab = config_.n_vocab;
+  out->logits.resize(static_cast<size_t>(n_rows) * config_.n_vocab);
+  if (n_rows == 0) return absl::OkStatus();
+  return backend_.CopyToHost(out->logits.data(), s.logits(), out->logits.size() * sizeof(float));
 }
 
-absl::Status Model::RunLayersDirect(KvCache& kv, int32_t n) {
+absl::Status Model::RunStepDirect(KvCache& kv, int32_t n, int32_t n_rows) {
+  StepScratch& s = *scratch_;
+  HOBBIT_RETURN_IF_ERROR(backend_.GetRowsDevice(weights_->token_embd, s.tokens(), n, s.x()));
   for (int32_t l = 0; l < config_.n_layer; ++l) {
     HOBBIT_RETURN_IF_ERROR(AttentionBlock(l, kv, n));
     HOBBIT_RETURN_IF_ERROR(MoeBlock(l, n));
   }
-  return absl::OkStatus();
+  return Logits(n, n_rows);
 }
 
 bool Model::DecodeRoutesOnDevice() {
@@ -107,12 +114,12 @@ bool Model::DecodeRoutesOnDevice() {
   return true;
 }
 
-absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
-  if (!record_steps_ || !backend_.can_record()) return RunLayersDirect(kv, n);
-  // Only layers that never wait for the host can be recorded: every MoE layer routed on the
+absl::Status Model::RunStep(KvCache& kv, int32_t n, int32_t n_rows) {
+  if (!record_steps_ || !backend_.can_record()) return RunStepDirect(kv, n, n_rows);
+  // Only steps that never wait for the host can be recorded: every MoE layer routed on the
   // device (asking here, outside any recording, also builds the backend's expert tables).
   for (int32_t l = 0; l < config_.n_layer; ++l) {
-    if (!expert_ffn_->CanRunRouted(l, n)) return RunLayersDirect(kv, n);
+    if (!expert_ffn_->CanRunRouted(l, n)) return RunStepDirect(kv, n, n_rows);
   }
   const StepScratch& s = *scratch_;
   // Every layer's K/V buffer is an argument of the recorded ops: they enter the key as a hash.
@@ -122,7 +129,7 @@ absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
       kv_hash = (kv_hash ^ reinterpret_cast<uintptr_t>(p)) * 0x100000001b3ull;
     }
   }
-  const RecordingKey key{n, s.max_blocks(), s.generation(), backend_.buffers_epoch(), kv_hash};
+  const RecordingKey key{n, n_rows, s.max_blocks(), s.generation(), backend_.buffers_epoch(), kv_hash};
   auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const Recording& r) { return r.key == key; });
   if (it == recordings_.end()) {
     // Recordings of moved buffers are useless: drop them when they pile up.
@@ -141,13 +148,13 @@ absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
   }
   // A shape's first step runs directly: lazily made buffers and tables are made outside a
   // recording. Its second is recorded, then replayed (a recording runs nothing by itself).
-  if (r.failed || ++r.runs < 2) return RunLayersDirect(kv, n);
+  if (r.failed || ++r.runs < 2) return RunStepDirect(kv, n, n_rows);
   if (!backend_.BeginRecording().ok()) {
     r.failed = true;
     ++recording_stats_.failed;
-    return RunLayersDirect(kv, n);
+    return RunStepDirect(kv, n, n_rows);
   }
-  const absl::Status queued = RunLayersDirect(kv, n);
+  const absl::Status queued = RunStepDirect(kv, n, n_rows);
   absl::StatusOr<int64_t> id = backend_.EndRecording();
   if (!queued.ok() || !id.ok()) {
     // Nothing ran: run the step directly; this shape is not recorded again. (An op that failed
@@ -155,7 +162,7 @@ absl::Status Model::RunLayers(KvCache& kv, int32_t n) {
     if (id.ok()) backend_.DropRecording(*id);
     r.failed = true;
     ++recording_stats_.failed;
-    return RunLayersDirect(kv, n);
+    return RunStepDirect(kv, n, n_rows);
   }
   r.id = *id;
   ++recording_stats_.recorded;
@@ -282,28 +289,21 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
   return backend_.Add(s.x(), s.moe_out(), width);
 }
 
-absl::Status Model::Logits(const StepPlan& plan, int32_t n, StepOutput* out) {
-  StepScratch& s = *scratch_;
-  std::vector<int32_t> rows;
-  for (const StepSequence& seq : plan.seqs) {
-    if (seq.logits == LogitsWanted::kLast) rows.push_back(seq.first_token + seq.n_tokens - 1);
-    if (seq.logits == LogitsWanted::kAll) {
-      for (int32_t i = 0; i < seq.n_tokens; ++i) rows.push_back(seq.first_token + i);
-    }
-  }
-  const int32_t n_rows = static_cast<int32_t>(rows.size());
-  out->n_rows = n_rows;
-  out->n_vocab = config_.n_vocab;
-  out->logits.resize(static_cast<size_t>(n_rows) * config_.n_vocab);
+absl::Status Model::Logits(int32_t n, int32_t n_rows) {
   if (n_rows == 0) return absl::OkStatus();
-  // The rows go to attn (free after the layers) and the norm from there to h: the output product
-  // reads the norm, which on the CUDA backend also writes the int8 copy it takes (not in place).
-  HOBBIT_RETURN_IF_ERROR(backend_.GatherRows(s.x(), rows.data(), n_rows, config_.n_embd, s.attn()));
+  StepScratch& s = *scratch_;
+  // The norm writes h, which the output product reads (on the CUDA backend through the int8 copy
+  // the norm also makes; it does not run in place). When every token's logits are wanted (a
+  // decode step: one row per sequence), the rows are all of x in order and are read from there;
+  // otherwise they are gathered into attn, free after the layers.
+  const float* rows = s.x();
+  if (n_rows != n) {
+    HOBBIT_RETURN_IF_ERROR(backend_.GatherRowsDevice(s.x(), s.logit_rows(), n_rows, config_.n_embd, s.attn()));
+    rows = s.attn();
+  }
   HOBBIT_RETURN_IF_ERROR(
-      backend_.RmsNormForProducts(s.attn(), weights_->output_norm, n_rows, config_.n_embd, config_.rms_eps, s.h()));
-  HOBBIT_ASSIGN_OR_RETURN(float* logits, s.Logits(n_rows, config_.n_vocab));
-  HOBBIT_RETURN_IF_ERROR(backend_.MatMul(weights_->output, s.h(), n_rows, logits));
-  return backend_.CopyToHost(out->logits.data(), logits, out->logits.size() * sizeof(float));
+      backend_.RmsNormForProducts(rows, weights_->output_norm, n_rows, config_.n_embd, config_.rms_eps, s.h()));
+  return backend_.MatMul(weights_->output, s.h(), n_rows, s.logits());
 }
 
 }  // namespace hobbit::runtime

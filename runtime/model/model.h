@@ -35,9 +35,10 @@ struct ModelLoadOptions {
   // (tests run the CPU twin this way); the engine sets it only where it pays
   // (Backend::device_routing_pays).
   bool device_routing = false;
-  // Record the layers of a decode step once per shape and replay them (Backend::BeginRecording:
-  // CUDA graphs), where the backend records and every layer stays on the device (device routing
-  // of resident experts). A shape's first step runs directly, its second is recorded.
+  // Record a decode step (embedding, layers, logits) once per shape and replay it
+  // (Backend::BeginRecording: CUDA graphs), where the backend records and every layer stays on the
+  // device (device routing of resident experts). A shape's first step runs directly, its second
+  // is recorded.
   bool record_steps = false;
 };
 
@@ -58,7 +59,7 @@ class Model {
   // inconsistent counts), naming the sequence.
   absl::Status Forward(const StepPlan& plan, KvCache& kv, StepOutput* out);
 
-  // Steps whose layers were recorded and replayed (ModelLoadOptions::record_steps).
+  // Steps that were recorded and replayed (ModelLoadOptions::record_steps).
   struct RecordingStats {
     int64_t recorded = 0;  // recordings made
     int64_t replayed = 0;  // steps run by replaying one
@@ -70,10 +71,11 @@ class Model {
   bool DecodeRoutesOnDevice();
 
  private:
-  // What a recording of the layers depends on besides the weights: the token count, the block
-  // tables' stride, the step buffers and backend scratch (by generation), the KV cache.
+  // What a recording of a step depends on besides the weights: the token and logits row counts,
+  // the block tables' stride, the step buffers and backend scratch (by generation), the KV cache.
   struct RecordingKey {
     int32_t n_tokens;
+    int32_t n_logit_rows;
     int32_t max_blocks;
     uint64_t scratch_generation;
     uint64_t buffers_epoch;
@@ -86,13 +88,15 @@ class Model {
     int32_t runs = 0;
     bool failed = false;
   };
-  absl::Status RunLayers(KvCache& kv, int32_t n_tokens);
-  absl::Status RunLayersDirect(KvCache& kv, int32_t n_tokens);
+  // Embedding, layers and the wanted rows' logits (into the scratch's logits buffer), recorded
+  // or replayed where it can be.
+  absl::Status RunStep(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows);
+  absl::Status RunStepDirect(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows);
   Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config);
   absl::Status ValidatePlan(const StepPlan& plan, const KvCache& kv) const;
   absl::Status AttentionBlock(int32_t layer, KvCache& kv, int32_t n_tokens);
   absl::Status MoeBlock(int32_t layer, int32_t n_tokens);
-  absl::Status Logits(const StepPlan& plan, int32_t n_tokens, StepOutput* out);
+  absl::Status Logits(int32_t n_tokens, int32_t n_logit_rows);
 
   std::shared_ptr<const GgufFile> file_;
   Backend& backend_;

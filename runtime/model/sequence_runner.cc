@@ -21,28 +21,39 @@ absl::Status SequenceRunner::Init(int32_t max_tokens, int32_t chunk, int32_t blo
   return absl::OkStatus();
 }
 
+StepPlan SequenceRunner::Plan(std::span<const int32_t> tokens, LogitsWanted logits) const {
+  StepPlan plan;
+  plan.tokens.assign(tokens.begin(), tokens.end());
+  StepSequence seq;
+  seq.n_tokens = static_cast<int32_t>(tokens.size());
+  seq.n_past = n_past_;
+  seq.block_table = blocks_;
+  seq.logits = logits;
+  plan.seqs.push_back(std::move(seq));
+  return plan;
+}
+
 absl::Status SequenceRunner::Append(std::span<const int32_t> tokens, LogitsWanted logits, StepOutput* out) {
   if (!kv_) return absl::FailedPreconditionError("sequence runner: Init was not called");
   if (n_past_ + static_cast<int64_t>(tokens.size()) > max_tokens_) {
     return absl::OutOfRangeError(absl::StrCat("sequence runner: ", n_past_ + tokens.size(),
                                               " tokens exceed the reserved ", max_tokens_));
   }
+  if (!tokens.empty() && tokens.size() <= static_cast<size_t>(chunk_)) {
+    // One step (a decode token): its logits go straight into `out`, whose storage is reused.
+    HOBBIT_RETURN_IF_ERROR(model_.Forward(Plan(tokens, logits), *kv_, out));
+    n_past_ += static_cast<int32_t>(tokens.size());
+    return absl::OkStatus();
+  }
   out->logits.clear();
   out->n_rows = 0;
   for (size_t begin = 0; begin < tokens.size(); begin += chunk_) {
     const size_t end = std::min(tokens.size(), begin + chunk_);
-    StepPlan plan;
-    plan.tokens.assign(tokens.begin() + begin, tokens.begin() + end);
-    StepSequence seq;
-    seq.n_tokens = static_cast<int32_t>(end - begin);
-    seq.n_past = n_past_;
-    seq.block_table = blocks_;
     const bool last_chunk = end == tokens.size();
-    seq.logits = logits == LogitsWanted::kAll ? LogitsWanted::kAll
-                 : (last_chunk ? logits : LogitsWanted::kNone);
-    plan.seqs.push_back(std::move(seq));
+    const LogitsWanted wanted =
+        logits == LogitsWanted::kAll ? LogitsWanted::kAll : (last_chunk ? logits : LogitsWanted::kNone);
     StepOutput step;
-    HOBBIT_RETURN_IF_ERROR(model_.Forward(plan, *kv_, &step));
+    HOBBIT_RETURN_IF_ERROR(model_.Forward(Plan(tokens.subspan(begin, end - begin), wanted), *kv_, &step));
     out->logits.insert(out->logits.end(), step.logits.begin(), step.logits.end());
     out->n_rows += step.n_rows;
     out->n_vocab = step.n_vocab;

@@ -33,6 +33,9 @@ class SequenceRunner {
   int32_t n_past() const { return n_past_; }
 
  private:
+  // A step of `tokens` at the next positions, this sequence's only one.
+  StepPlan Plan(std::span<const int32_t> tokens, LogitsWanted logits) const;
+
   Model& model_;
   Backend& backend_;
   std::unique_ptr<KvCache> kv_;

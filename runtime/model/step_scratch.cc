@@ -33,33 +33,34 @@ absl::Status StepScratch::Grow(int32_t n) {
   return absl::OkStatus();
 }
 
-absl::Status StepScratch::Upload(std::unique_ptr<DeviceBuffer>& buffer, const std::vector<int32_t>& host,
-                                 const char* what) {
-  const size_t bytes = std::max<size_t>(1, host.size()) * sizeof(int32_t);
-  if (!buffer || buffer->bytes() < bytes) {
-    HOBBIT_ASSIGN_OR_RETURN(buffer, backend_.Allocate(bytes * 2, what));
-    ++generation_;
-  }
-  if (host.empty()) return absl::OkStatus();
-  return backend_.CopyToDevice(buffer->data(), host.data(), host.size() * sizeof(int32_t));
-}
-
-absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size) {
+absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size, int32_t n_vocab) {
   const int32_t n = plan.n_tokens();
   HOBBIT_RETURN_IF_ERROR(Grow(n));
-  std::vector<int32_t> positions(n), slots(n), token_seq(n);
-  seq_ids_.assign(n, 0);
+  int32_t n_rows = 0;
   max_blocks_ = 1;
   for (const StepSequence& seq : plan.seqs) {
     max_blocks_ = std::max(max_blocks_, static_cast<int32_t>(seq.block_table.size()));
+    if (seq.logits == LogitsWanted::kLast) n_rows += 1;
+    if (seq.logits == LogitsWanted::kAll) n_rows += seq.n_tokens;
   }
   // A power of two: the table's row stride is an argument of the attention op, so it changes
   // only at doublings of the context, not every block (recorded steps are keyed by it).
   max_blocks_ = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(max_blocks_)));
-  std::vector<int32_t> tables(plan.seqs.size() * max_blocks_, 0);
+  n_tokens_ = n;
+  n_logit_rows_ = n_rows;
+  const size_t tables_at = 4 * static_cast<size_t>(n) + n_rows;
+  meta_host_.assign(tables_at + plan.seqs.size() * max_blocks_, 0);
+  int32_t* tokens = meta_host_.data();
+  int32_t* positions = tokens + n;
+  int32_t* slots = positions + n;
+  int32_t* token_seq = slots + n;
+  int32_t* rows = token_seq + n;
+  int32_t* tables = meta_host_.data() + tables_at;
+  std::copy(plan.tokens.begin(), plan.tokens.end(), tokens);
+  seq_ids_.assign(n, 0);
   for (size_t s = 0; s < plan.seqs.size(); ++s) {
     const StepSequence& seq = plan.seqs[s];
-    std::copy(seq.block_table.begin(), seq.block_table.end(), tables.begin() + s * max_blocks_);
+    std::copy(seq.block_table.begin(), seq.block_table.end(), tables + s * max_blocks_);
     for (int32_t i = 0; i < seq.n_tokens; ++i) {
       const int32_t t = seq.first_token + i;
       const int32_t pos = seq.n_past + i;
@@ -67,20 +68,22 @@ absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size) {
       token_seq[t] = static_cast<int32_t>(s);
       slots[t] = seq.block_table[pos / block_size] * block_size + pos % block_size;
       seq_ids_[t] = seq.seq_id;
+      if (seq.logits == LogitsWanted::kAll || (seq.logits == LogitsWanted::kLast && i + 1 == seq.n_tokens)) {
+        *rows++ = t;
+      }
     }
   }
-  HOBBIT_RETURN_IF_ERROR(Upload(positions_, positions, "step positions"));
-  HOBBIT_RETURN_IF_ERROR(Upload(slots_, slots, "step KV slots"));
-  HOBBIT_RETURN_IF_ERROR(Upload(token_seq_, token_seq, "step token sequences"));
-  return Upload(block_tables_, tables, "step block tables");
-}
-
-absl::StatusOr<float*> StepScratch::Logits(int32_t n_rows, int32_t n_vocab) {
-  const size_t bytes = sizeof(float) * static_cast<size_t>(n_rows) * n_vocab;
-  if (!logits_ || logits_->bytes() < bytes) {
-    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(bytes, "logits"));
+  const size_t meta_bytes = meta_host_.size() * sizeof(int32_t);
+  if (!meta_ || meta_->bytes() < meta_bytes) {
+    HOBBIT_ASSIGN_OR_RETURN(meta_, backend_.Allocate(meta_bytes * 2, "step metadata"));
+    ++generation_;
   }
-  return logits_->as<float>();
+  const size_t logits_bytes = sizeof(float) * std::max<size_t>(1, static_cast<size_t>(n_rows) * n_vocab);
+  if (!logits_ || logits_->bytes() < logits_bytes) {
+    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(logits_bytes, "logits"));
+    ++generation_;
+  }
+  return backend_.CopyToDevice(meta_->data(), meta_host_.data(), meta_bytes);
 }
 
 }  // namespace hobbit::runtime

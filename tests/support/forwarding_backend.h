@@ -48,6 +48,9 @@ class ForwardingBackend : public runtime::Backend {
   absl::Status GetRows(const WeightView& t, const int32_t* ids, int32_t n, float* out) override {
     return cpu_.GetRows(t, ids, n, out);
   }
+  absl::Status GetRowsDevice(const WeightView& t, const int32_t* ids, int32_t n, float* out) override {
+    return cpu_.GetRowsDevice(t, ids, n, out);
+  }
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n, float* y) override {
     return cpu_.MatMul(w, x, n, y);
   }
@@ -68,6 +71,9 @@ class ForwardingBackend : public runtime::Backend {
   absl::Status Router(const runtime::RouterParams& p) override { return cpu_.Router(p); }
   absl::Status GatherRows(const float* s, const int32_t* r, int32_t n, int64_t d, float* out) override {
     return cpu_.GatherRows(s, r, n, d, out);
+  }
+  absl::Status GatherRowsDevice(const float* s, const int32_t* r, int32_t n, int64_t d, float* out) override {
+    return cpu_.GatherRowsDevice(s, r, n, d, out);
   }
   absl::Status ScatterAddScaled(const float* s, const int32_t* r, const float* w, int32_t n, int64_t d,
                                 float* out) override {

@@ -39,7 +39,9 @@ class RecordingCpuBackend final : public ForwardingBackend {
       : ForwardingBackend(/*threads=*/1), spoil_with_fill_(spoil_with_fill) {}
 
   int64_t replays = 0;
-  int64_t ops_run = 0;  // ops that ran (directly or replayed)
+  int64_t ops_run = 0;     // ops that ran (directly or replayed)
+  int64_t ops_direct = 0;  // of those, ops that ran outside a replay
+  int64_t copies_to_device = 0, copies_to_host = 0;
 
   std::string_view name() const override { return "cpu-recording"; }
   // Routed experts and recordings as on CUDA, so the engine turns both on (engine.device_routing,
@@ -55,10 +57,12 @@ class RecordingCpuBackend final : public ForwardingBackend {
   }
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
     HOBBIT_RETURN_IF_ERROR(Host("a copy to the device"));
+    ++copies_to_device;
     return ForwardingBackend::CopyToDevice(dst, src, bytes);
   }
   absl::Status CopyToHost(void* dst, const void* src, size_t bytes) override {
     HOBBIT_RETURN_IF_ERROR(Host("a copy to the host"));
+    ++copies_to_host;
     return ForwardingBackend::CopyToHost(dst, src, bytes);
   }
   absl::Status Synchronize() override {
@@ -78,6 +82,9 @@ class RecordingCpuBackend final : public ForwardingBackend {
   absl::Status GetRows(const WeightView& table, const int32_t* ids_host, int32_t n, float* out) override {
     HOBBIT_RETURN_IF_ERROR(Host("get_rows"));
     return Run([=, this] { return ForwardingBackend::GetRows(table, ids_host, n, out); });
+  }
+  absl::Status GetRowsDevice(const WeightView& table, const int32_t* ids, int32_t n, float* out) override {
+    return Op([=, this] { return ForwardingBackend::GetRowsDevice(table, ids, n, out); });
   }
   absl::Status MatMul(const WeightView& w, const float* x, int32_t n, float* y) override {
     return Op([=, this] { return ForwardingBackend::MatMul(w, x, n, y); });
@@ -124,6 +131,9 @@ class RecordingCpuBackend final : public ForwardingBackend {
     HOBBIT_RETURN_IF_ERROR(Host("gather_rows"));
     return Run([=, this] { return ForwardingBackend::GatherRows(src, rows_host, n, dim, dst); });
   }
+  absl::Status GatherRowsDevice(const float* src, const int32_t* rows, int32_t n, int64_t dim, float* dst) override {
+    return Op([=, this] { return ForwardingBackend::GatherRowsDevice(src, rows, n, dim, dst); });
+  }
   absl::Status ScatterAddScaled(const float* src, const int32_t* rows_host, const float* scales_host, int32_t n,
                                 int64_t dim, float* dst) override {
     HOBBIT_RETURN_IF_ERROR(Host("scatter_add"));
@@ -155,8 +165,14 @@ class RecordingCpuBackend final : public ForwardingBackend {
     auto it = recordings_.find(id);
     if (it == recordings_.end()) return absl::NotFoundError("no such recording");
     ++replays;
-    for (const auto& op : it->second) HOBBIT_RETURN_IF_ERROR(Run(op));
-    return absl::OkStatus();
+    replaying_ = true;
+    absl::Status status;
+    for (const auto& op : it->second) {
+      status = Run(op);
+      if (!status.ok()) break;
+    }
+    replaying_ = false;
+    return status;
   }
   void DropRecording(int64_t id) override { recordings_.erase(id); }
   size_t live_recordings() const { return recordings_.size(); }
@@ -169,6 +185,7 @@ class RecordingCpuBackend final : public ForwardingBackend {
   }
   absl::Status Run(const std::function<absl::Status()>& op) {
     ++ops_run;
+    if (!replaying_) ++ops_direct;
     return op();
   }
   absl::Status Op(std::function<absl::Status()> op) {
@@ -181,6 +198,7 @@ class RecordingCpuBackend final : public ForwardingBackend {
 
   const bool spoil_with_fill_;
   bool recording_ = false;
+  bool replaying_ = false;
   std::string spoilt_;
   std::vector<std::function<absl::Status()>> kept_;
   absl::flat_hash_map<int64_t, std::vector<std::function<absl::Status()>>> recordings_;

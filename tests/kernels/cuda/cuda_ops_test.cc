@@ -173,6 +173,11 @@ TEST_F(CudaTwinTest, GatherAndScatterAddScaled) {
   ASSERT_TRUE(cpu_->GatherRows(src.c<float>(), rows.data(), n, dim, gathered.c<float>()).ok());
   ASSERT_TRUE(gpu_->GatherRows(src.g<float>(), rows.data(), n, dim, gathered.g<float>()).ok());
   EXPECT_EQ(Download<float>(gathered), CpuCopy<float>(gathered));
+  // With the rows in device memory.
+  TwinBuffer rows_device = Twin(rows);
+  Poison(gathered);
+  ASSERT_TRUE(gpu_->GatherRowsDevice(src.g<float>(), rows_device.g<int32_t>(), n, dim, gathered.g<float>()).ok());
+  EXPECT_EQ(Download<float>(gathered), CpuCopy<float>(gathered)) << "device rows";
 
   TwinBuffer dst = Twin(RandomFloats(n_src * dim));
   ASSERT_TRUE(cpu_->ScatterAddScaled(gathered.c<float>(), rows.data(), scales.data(), n, dim, dst.c<float>()).ok());

@@ -352,6 +352,14 @@ TEST_P(CudaQuantOpsTest, GetRowsIsBitExact) {
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
         << kernels::GgmlTypeName(type) << " cols " << cols;
+    // The same rows with the ids in device memory (a step's uploaded metadata).
+    TwinBuffer ids_device = Twin(ids);
+    Poison(out);
+    ASSERT_TRUE(
+        gpu_->GetRowsDevice(w.gpu, ids_device.g<int32_t>(), static_cast<int32_t>(ids.size()), out.g<float>()).ok());
+    const std::vector<float> got_device = Download<float>(out);
+    EXPECT_EQ(std::memcmp(got_device.data(), want.data(), want.size() * sizeof(float)), 0)
+        << kernels::GgmlTypeName(type) << " cols " << cols << ", device ids";
   }
 }
 

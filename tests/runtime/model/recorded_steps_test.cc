@@ -114,6 +114,37 @@ TEST(RecordedStepsFallbackTest, ASpoiltRecordingRunsTheStepDirectly) {
             0);
 }
 
+// A replayed decode step is the whole step in one replay: the host uploads the step's metadata
+// once, replays, and copies the logits back once; no op runs outside the recording (the embedding
+// lookup and the logits included).
+TEST(RecordedStepsHostWorkTest, AReplayedStepIsOneUploadOneReplayOneDownload) {
+  RecordingCpuBackend backend;
+  auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  ModelLoadOptions options;
+  options.device_routing = true;
+  options.record_steps = true;
+  auto model = Model::Load(std::move(*file), backend, std::move(options));
+  ASSERT_TRUE(model.ok()) << model.status();
+  SequenceRunner runner(**model, backend);
+  ASSERT_TRUE(runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
+  StepOutput out;
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  ASSERT_TRUE(runner.Append(prompt, LogitsWanted::kLast, &out).ok());
+  int32_t next = 5;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
+  ASSERT_EQ((*model)->recording_stats().recorded, 1);
+  const int64_t replays = backend.replays, to_device = backend.copies_to_device;
+  const int64_t to_host = backend.copies_to_host, direct = backend.ops_direct, run = backend.ops_run;
+  ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
+  EXPECT_EQ(backend.replays - replays, 1);
+  EXPECT_EQ(backend.copies_to_device - to_device, 1);
+  EXPECT_EQ(backend.copies_to_host - to_host, 1);
+  EXPECT_EQ(backend.ops_direct - direct, 0);
+  EXPECT_GT(backend.ops_run - run, 0);
+  EXPECT_EQ(out.n_rows, 1);
+}
+
 // DecodeRoutesOnDevice says whether device routing took effect (hobbitd's load line reports it).
 TEST(RecordedStepsFallbackTest, DecodeRoutesOnDeviceFollowsDeviceRouting) {
   for (bool device_routing : {true, false}) {
