@@ -14,6 +14,9 @@
 # and 8, device routing and CUDA graphs on, no prefill. Prints each run's resident line and,
 # last, the median tok/s of each build per model (tools/device/ab-resident-summary.py), which
 # $OUT/ab-resident-summary.txt holds after every run.
+# TRACE=DIR (a build-trace folder from tools/device/kernel_trace/build.sh, carried): after the
+# rounds, one kernel-level and one graph-level traced run of each build per model, summarized
+# into $OUT/trace-MODEL-{new,old}.txt (kernel_trace/summarize.py; traces in the archive).
 set -uo pipefail
 
 old="${1:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
@@ -58,6 +61,23 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
         --json "$out/$name.json" >"$out/$name.txt" 2>&1
       stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
       summary  # after every run: a call cut short by its time limit still returns what it measured
+    done
+  done
+  [ -n "${TRACE:-}" ] || continue
+  trace_lib="$(abs "$TRACE")"
+  for side in new old; do
+    if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
+    name="$preset-${layers}l-$type-$side"
+    for level in kernels graphs; do
+      graphs=0
+      [ "$level" = graphs ] && graphs=1
+      CUDA_INJECTION64_PATH="$trace_lib/libkernel_trace.so" LD_LIBRARY_PATH="$lib:$trace_lib" KERNEL_TRACE_GRAPHS=$graphs \
+        KERNEL_TRACE_OUT="$out/trace-$name-$level.csv" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" \
+        --modes resident --tokens 40 --warmup 8 --batch 0 --prefill none --device-routing on --cuda-graphs on \
+        >"$out/trace-$name-$level.txt" 2>&1
+      stamp "exit $? traced ($level) $name"
+      python3 "$(dirname "$0")/kernel_trace/summarize.py" "$out/trace-$name-$level.csv" --order 12 \
+        >>"$dest/trace-$name.txt" 2>&1
     done
   done
 done
