@@ -84,14 +84,25 @@ class Model {
   };
   struct Recording {
     RecordingKey key;
-    int64_t id = 0;  // 0: not recorded (yet, or failed)
+    std::vector<int64_t> ids;  // the parts' recordings (RecordingParts), replayed in order; none yet
     int32_t runs = 0;
     bool failed = false;
   };
   // Embedding, layers and the wanted rows' logits (into the scratch's logits buffer), recorded
   // or replayed where it can be.
   absl::Status RunStep(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows);
-  absl::Status RunStepDirect(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows);
+  absl::Status RunStepDirect(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows) {
+    return RunStepPart(kv, n_tokens, n_logit_rows, 0, config_.n_layer);
+  }
+  // Layers [begin, end) of a step, with the embedding lookup when begin is 0 and the logits when
+  // end is the last layer's end.
+  absl::Status RunStepPart(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows, int32_t begin, int32_t end);
+  // A step is recorded in parts, each replayed with its own launch: the layer boundaries, from 0
+  // to n_layer.
+  std::vector<int32_t> RecordingParts() const;
+  // Records RunStepPart (running nothing): the recording's id, or why it failed.
+  absl::StatusOr<int64_t> RecordPart(KvCache& kv, int32_t n_tokens, int32_t n_logit_rows, int32_t begin, int32_t end);
+  void Drop(const Recording& r);
   Model(std::shared_ptr<const GgufFile> file, Backend& backend, ModelConfig config);
   absl::Status ValidatePlan(const StepPlan& plan, const KvCache& kv) const;
   absl::Status AttentionBlock(int32_t layer, KvCache& kv, int32_t n_tokens);
