@@ -202,7 +202,7 @@ absl::Status Engine::Impl::CheckOutput(const StepPlan& plan, const StepOutput& o
 }
 
 void Engine::Impl::ExecutePlan(const StepPlan& plan, StepEvents* events) {
-  StepOutput out;
+  StepOutput& out = step_output_;
   absl::Status status = executor_->Execute(plan, &out);
   if (status.ok()) status = CheckOutput(plan, out);
   if (!status.ok()) {

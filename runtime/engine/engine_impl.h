@@ -84,6 +84,9 @@ class Engine::Impl {
   Scheduler scheduler_;
   absl::flat_hash_map<RequestId, std::unique_ptr<RequestState>> requests_;
   EngineStats loop_stats_;  // counters the loop keeps; copied into stats_ after each step
+  // Each step's logits, reused: a fresh buffer per step was allocated, faulted in and zeroed
+  // before the model wrote it (600 KB a row for qwen3's 152k-token vocabulary).
+  StepOutput step_output_;
 
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;   // the loop waits here while idle

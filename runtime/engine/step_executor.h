@@ -23,7 +23,9 @@ class StepExecutor {
   StepExecutor& operator=(const StepExecutor&) = delete;
 
   // Writes the K/V of every planned token and fills `out` with one row of logits per sequence
-  // that asked for them (StepOutput's layout). An error fails the step's sequences only.
+  // that asked for them (StepOutput's layout). `out` may hold an earlier step's output (the
+  // engine reuses its storage): every field is overwritten. An error fails the step's sequences
+  // only (`out` is then not read).
   virtual absl::Status Execute(const StepPlan& plan, StepOutput* out) = 0;
 
   // Expert offloading hooks; executors without an expert cache keep the defaults (no-ops, zero
