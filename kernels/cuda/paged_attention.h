@@ -4,8 +4,8 @@
 // Caches are [num_blocks, block_size, n_head_kv, head_dim] float32. Token t of sequence s at
 // position p attends to positions 0..p of s through s's block table; query head h reads KV head
 // h / (n_head / n_head_kv). One thread block per (token, head) walks the context in chunks of
-// 128 positions with an online (running max) softmax in float32, so any context length runs in
-// fixed shared memory. Prefill batches (more than 8 tokens) whose query heads share KV heads in
+// 256 positions (8 warps) with an online (running max) softmax in float32, so any context length
+// runs in fixed shared memory. Prefill batches (more than 8 tokens) whose query heads share KV heads in
 // groups of 2, 4 or 8 (head dims up to 128) take one block per (token, KV head) instead, which
 // reads each key and value row once for its group. Limits: head_dim_k, head_dim_v <= kPagedAttentionMaxHeadDim.
 #pragma once

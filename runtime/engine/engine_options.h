@@ -41,9 +41,9 @@ struct EngineOptions {
   // trip per layer; ModelLoadOptions::device_routing). On the H200: mixtral shape 1.17x, qwen3-30b-a3b
   // 3.4x at batch 1 (BENCHMARKS.md).
   bool device_routing = true;
-  // CUDA: record the layers of a decode step once per shape and replay them (CUDA graphs;
-  // ModelLoadOptions::record_steps): one launch a step instead of ~14 per layer. Needs device routing
-  // and resident experts. On the H200 at batch 1: mixtral shape 613 -> 686 tok/s, qwen3-30b-a3b
+  // CUDA: record a decode step (embedding, layers, logits) once per shape and replay it (CUDA
+  // graphs; ModelLoadOptions::record_steps): two launches a step instead of ~10 per layer. Needs
+  // device routing and resident experts. On the H200 at batch 1: mixtral shape 613 -> 686 tok/s, qwen3-30b-a3b
   // 196 -> 248 tok/s (BENCHMARKS.md).
   bool cuda_graphs = true;
   SchedulerOptions scheduler;

@@ -86,7 +86,7 @@ absl::Status Model::Forward(const StepPlan& plan, KvCache& kv, StepOutput* out) 
   HOBBIT_RETURN_IF_ERROR(ValidatePlan(plan, kv));
   StepScratch& s = *scratch_;
   // The step's one upload: every op below reads backend memory, so the whole step (embedding,
-  // layers, logits) may be one recording.
+  // layers, logits) may be recorded (RunStep).
   HOBBIT_RETURN_IF_ERROR(s.Prepare(plan, kv.block_size(), config_.n_vocab));
   const int32_t n_rows = s.n_logit_rows();
   HOBBIT_RETURN_IF_ERROR(RunStep(kv, plan.n_tokens(), n_rows));
@@ -171,8 +171,8 @@ absl::Status Model::RunStep(KvCache& kv, int32_t n, int32_t n_rows) {
     }
     ++recording_stats_.recorded;
   }
-  ++recording_stats_.replayed;
   for (int64_t id : r.ids) HOBBIT_RETURN_IF_ERROR(backend_.Replay(id));
+  ++recording_stats_.replayed;
   return absl::OkStatus();
 }
 
@@ -316,8 +316,9 @@ absl::Status Model::Logits(int32_t n, int32_t n_rows) {
   StepScratch& s = *scratch_;
   // The norm writes h, which the output product reads (on the CUDA backend through the int8 copy
   // the norm also makes; it does not run in place). When every token's logits are wanted (a
-  // decode step: one row per sequence), the rows are all of x in order and are read from there;
-  // otherwise they are gathered into attn, free after the layers.
+  // decode step: one row per sequence), the rows are all of x in order (ValidatePlan keeps the
+  // sequences' tokens contiguous and in order) and are read from there; otherwise they are
+  // gathered into attn, free after the layers.
   const float* rows = s.x();
   if (n_rows != n) {
     HOBBIT_RETURN_IF_ERROR(backend_.GatherRowsDevice(s.x(), s.logit_rows(), n_rows, config_.n_embd, s.attn()));

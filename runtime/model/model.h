@@ -61,7 +61,7 @@ class Model {
 
   // Steps that were recorded and replayed (ModelLoadOptions::record_steps).
   struct RecordingStats {
-    int64_t recorded = 0;  // recordings made
+    int64_t recorded = 0;  // step shapes recorded (each in RecordingParts() - 1 backend recordings)
     int64_t replayed = 0;  // steps run by replaying one
     int64_t failed = 0;    // recordings that failed (those shapes then run directly)
   };

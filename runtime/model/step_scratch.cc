@@ -9,6 +9,8 @@ namespace hobbit::runtime {
 
 absl::Status StepScratch::Grow(int32_t n) {
   if (n <= capacity_) return absl::OkStatus();
+  // First: if an allocation below fails, buffers already replaced must not be replayed.
+  ++generation_;
   const ModelConfig& c = config_;
   const size_t f = sizeof(float);
   const size_t t = static_cast<size_t>(n);
@@ -29,7 +31,6 @@ absl::Status StepScratch::Grow(int32_t n) {
   expert_ids_.resize(t * c.n_expert_used);
   expert_weights_.resize(t * c.n_expert_used);
   capacity_ = n;
-  ++generation_;
   return absl::OkStatus();
 }
 
@@ -80,7 +81,9 @@ absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size, int3
   }
   const size_t logits_bytes = sizeof(float) * std::max<size_t>(1, static_cast<size_t>(n_rows) * n_vocab);
   if (!logits_ || logits_->bytes() < logits_bytes) {
-    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(logits_bytes, "logits"));
+    // Doubled, as the metadata: a new largest row count moves the buffer and so ends every
+    // recording (decode batches growing one stream at a time would re-record at each).
+    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(logits_bytes * 2, "logits"));
     ++generation_;
   }
   return backend_.CopyToDevice(meta_->data(), meta_host_.data(), meta_bytes);

@@ -54,8 +54,8 @@ class StepScratch {
   int32_t max_blocks() const { return max_blocks_; }
   // [n_logit_rows, n_vocab], sized by Prepare.
   float* logits() { return logits_->as<float>(); }
-  // Changes whenever a buffer the layers use moves (a recorded step that used the old ones must
-  // not be replayed).
+  // Changes whenever a buffer a step's ops use moves (activations, metadata, logits): a recorded
+  // step that used the old ones must not be replayed.
   uint64_t generation() const { return generation_; }
   // Host arrays.
   int32_t* expert_ids() { return expert_ids_.data(); }

@@ -42,6 +42,8 @@ class RecordingCpuBackend final : public ForwardingBackend {
   int64_t ops_run = 0;     // ops that ran (directly or replayed)
   int64_t ops_direct = 0;  // of those, ops that ran outside a replay
   int64_t copies_to_device = 0, copies_to_host = 0;
+  // > 0: the n-th BeginRecording call (counting from 1) fails, as a capture the driver refuses.
+  int64_t fail_recording_call = 0;
 
   std::string_view name() const override { return "cpu-recording"; }
   // Routed experts and recordings as on CUDA, so the engine turns both on (engine.device_routing,
@@ -149,6 +151,7 @@ class RecordingCpuBackend final : public ForwardingBackend {
   bool can_record() const override { return true; }
   absl::Status BeginRecording() override {
     if (recording_) return absl::FailedPreconditionError("already recording");
+    if (++begin_calls_ == fail_recording_call) return absl::InternalError("recording refused (test)");
     recording_ = true;
     spoilt_.clear();
     kept_.clear();
@@ -199,6 +202,7 @@ class RecordingCpuBackend final : public ForwardingBackend {
   const bool spoil_with_fill_;
   bool recording_ = false;
   bool replaying_ = false;
+  int64_t begin_calls_ = 0;
   std::string spoilt_;
   std::vector<std::function<absl::Status()>> kept_;
   absl::flat_hash_map<int64_t, std::vector<std::function<absl::Status()>>> recordings_;

@@ -154,7 +154,7 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   EXPECT_EQ(one_step.greedy, want.greedy);
   EXPECT_LT(one_step_f16_vs_cpu, 0.1);
 
-  // Recorded steps (CUDA graphs of the decode layers): the same ops replayed, so every decode
+  // Recorded steps (CUDA graphs of the whole decode step, in two parts): the same ops replayed, so every decode
   // step's logits are bit for bit those of the direct run, with both activation precisions.
   // Float activations route only float experts: the Q8_0 files' steps then stay unrecorded. The
   // routed kernel reads expert rows with 4-byte loads, so a quantized file whose rows are not a

@@ -147,6 +147,46 @@ TEST(RecordedStepsHostWorkTest, AReplayedStepIsOneUploadTwoReplaysOneDownload) {
   EXPECT_EQ(out.n_rows, 1);
 }
 
+// A step whose second part cannot be recorded after its first was: the first part's recording is
+// dropped, the step runs directly (once: the same ops and logits as without recording), and the
+// shape is not tried again.
+TEST(RecordedStepsFallbackTest, ASecondPartThatCannotBeRecordedDropsTheFirst) {
+  RecordingCpuBackend direct_backend, backend;
+  backend.fail_recording_call = 2;  // the first shape's second part
+  auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  ModelLoadOptions options;
+  options.device_routing = true;
+  options.record_steps = true;
+  auto model = Model::Load(std::move(*file), backend, std::move(options));
+  ASSERT_TRUE(model.ok()) << model.status();
+  SequenceRunner runner(**model, backend);
+  ASSERT_TRUE(runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
+  StepOutput out;
+  int32_t next = 5;
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
+  EXPECT_EQ((*model)->recording_stats().failed, 1);
+  EXPECT_EQ((*model)->recording_stats().recorded, 0);
+  EXPECT_EQ(backend.live_recordings(), 0u);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
+  EXPECT_EQ((*model)->recording_stats().failed, 1);  // not tried again
+  EXPECT_EQ(backend.replays, 0);
+
+  // The same four steps without recording: the same ops ran, with the same logits.
+  auto direct_file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
+  ASSERT_TRUE(direct_file.ok()) << direct_file.status();
+  ModelLoadOptions direct_options;
+  direct_options.device_routing = true;
+  auto direct = Model::Load(std::move(*direct_file), direct_backend, std::move(direct_options));
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  SequenceRunner direct_runner(**direct, direct_backend);
+  ASSERT_TRUE(direct_runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
+  StepOutput direct_out;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(direct_runner.Append({&next, 1}, LogitsWanted::kLast, &direct_out).ok());
+  EXPECT_EQ(backend.ops_run, direct_backend.ops_run);
+  EXPECT_EQ(out.logits, direct_out.logits);
+}
+
 // DecodeRoutesOnDevice says whether device routing took effect (hobbitd's load line reports it).
 TEST(RecordedStepsFallbackTest, DecodeRoutesOnDeviceFollowsDeviceRouting) {
   for (bool device_routing : {true, false}) {

@@ -3,7 +3,7 @@
 // times, kernels inside replayed CUDA graphs included) and writes them as CSV when the program
 // exits. tools/device/kernel_trace/summarize.py turns the CSV into per-step figures.
 //
-//   Build here (offline tool, not part of the CMake build; CUPTI ships with the CUDA toolkit):
+//   Build here (CUPTI ships with the CUDA toolkit; the CMake build compiles it too, as a check):
 //     tools/device/kernel_trace/build.sh    (writes build-trace/: the library and libcupti)
 //   Run there (the driver loads the library at cuInit and calls InitializeInjection):
 //     CUDA_INJECTION64_PATH=$PWD/build-trace/libkernel_trace.so LD_LIBRARY_PATH=$PWD/build-trace
@@ -12,6 +12,9 @@
 // KERNEL_TRACE_GRAPHS=1 records each replayed CUDA graph as one record instead of its kernels
 // (CUPTI's graph-level tracing, much cheaper than a record per kernel node; kernels launched
 // outside graphs are then not recorded), and the CUDA runtime calls with their host times.
+//
+// The trace is written when the program exits normally (atexit): a program killed by a signal
+// (a `timeout`) leaves none.
 //
 // Columns: kind (kernel | graph | memcpy | api), name (kernel, runtime call) or copy direction,
 // start_ns, end_ns (one clock for the GPU and host records), bytes (copies), graph_id, stream.
@@ -54,13 +57,17 @@ const char* CopyKind(uint8_t kind) {
 
 void CUPTIAPI BufferRequested(uint8_t** buffer, size_t* size, size_t* max_records) {
   *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, kBufferBytes));
-  *size = kBufferBytes;
+  *size = *buffer != nullptr ? kBufferBytes : 0;  // CUPTI then drops records (reported above)
   *max_records = 0;
 }
 
-void CUPTIAPI BufferCompleted(CUcontext, uint32_t, uint8_t* buffer, size_t, size_t valid) {
+void CUPTIAPI BufferCompleted(CUcontext context, uint32_t stream, uint8_t* buffer, size_t, size_t valid) {
   CUpti_Activity* record = nullptr;
   std::lock_guard<std::mutex> lock(mu);
+  size_t dropped = 0;
+  if (cuptiActivityGetNumDroppedRecords(context, stream, &dropped) == CUPTI_SUCCESS && dropped > 0) {
+    std::fprintf(stderr, "kernel_trace: CUPTI dropped %zu records: the trace has gaps\n", dropped);
+  }
   while (cuptiActivityGetNextRecord(buffer, valid, &record) == CUPTI_SUCCESS) {
     if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || record->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
       const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Per-step timeline figures from a kernel_trace CSV (tools/device/kernel_trace/kernel_trace.cc).
 
-A decode step ends with the copy of its logits to the host; step k holds the GPU work after step
-k-1's last device-to-host copy, up to and including its own. For the last --steps steps it
+A decode step ends with the copy of its logits to the host, its only device-to-host copy when
+the step is recorded (device routing); step k holds the GPU work after step k-1's copy, up to and
+including its own. (A host-routed step also copies the router's choice back every layer: each
+copy then ends a "step", so trace recorded decode runs.) For the last --steps steps it
 prints the medians of:
   before     from the previous step's last copy to this step's first GPU work (its upload): the
              host's work between steps (sampling; `hobbit-tool bench` also scores quality there,
@@ -158,6 +160,8 @@ def main():
     ap.add_argument("--steps", type=int, default=16)
     ap.add_argument("--order", type=int, default=40)
     a = ap.parse_args()
+    if a.steps < 1 or a.order < 0:
+        ap.error("--steps must be at least 1 and --order at least 0")
     try:
         print("\n".join(report(a.trace, a.steps, a.order)))
     except (OSError, ValueError) as e:
