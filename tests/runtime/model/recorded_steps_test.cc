@@ -35,19 +35,27 @@ struct Generated {
   Model::RecordingStats stats;
 };
 
+// An architecture's f32 fixture, routed on the device unless told otherwise; null (and a test
+// failure) if it does not load.
+std::unique_ptr<Model> LoadFixture(const std::string& arch, Backend& backend, bool record_steps,
+                                   bool device_routing = true) {
+  auto file = GgufFile::Open(kFixtures + arch + "/model-f32.gguf");
+  EXPECT_TRUE(file.ok()) << file.status();
+  if (!file.ok()) return nullptr;
+  ModelLoadOptions options;
+  options.device_routing = device_routing;
+  options.record_steps = record_steps;
+  auto model = Model::Load(std::move(*file), backend, std::move(options));
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? std::move(*model) : nullptr;
+}
+
 // Prefill in chunks of 5 (host-routed: never recorded), then 24 greedy decode steps.
 Generated Generate(const std::string& arch, Backend& backend, bool record) {
   Generated r;
-  auto file = GgufFile::Open(kFixtures + arch + "/model-f32.gguf");
-  EXPECT_TRUE(file.ok()) << file.status();
-  if (!file.ok()) return r;
-  ModelLoadOptions options;
-  options.device_routing = true;
-  options.record_steps = record;
-  auto model = Model::Load(std::move(*file), backend, std::move(options));
-  EXPECT_TRUE(model.ok()) << model.status();
-  if (!model.ok()) return r;
-  SequenceRunner runner(**model, backend);
+  std::unique_ptr<Model> model = LoadFixture(arch, backend, record);
+  if (model == nullptr) return r;
+  SequenceRunner runner(*model, backend);
   EXPECT_TRUE(runner.Init(256, /*chunk=*/5, /*block_size=*/4).ok());
   StepOutput out;
   EXPECT_TRUE(runner.Append(ReadIds(kFixtures + arch + "/prompt.txt"), LogitsWanted::kLast, &out).ok());
@@ -60,7 +68,7 @@ Generated Generate(const std::string& arch, Backend& backend, bool record) {
     EXPECT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok()) << arch << " step " << i;
     r.decode_logits.insert(r.decode_logits.end(), out.logits.begin(), out.logits.end());
   }
-  r.stats = (*model)->recording_stats();
+  r.stats = model->recording_stats();
   return r;
 }
 
@@ -121,21 +129,16 @@ TEST(RecordedStepsFallbackTest, ASpoiltRecordingRunsTheStepDirectly) {
 // the recordings (the embedding lookup and the logits included).
 TEST(RecordedStepsHostWorkTest, AReplayedStepIsOneUploadTwoReplaysOneDownload) {
   RecordingCpuBackend backend;
-  auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
-  ASSERT_TRUE(file.ok()) << file.status();
-  ModelLoadOptions options;
-  options.device_routing = true;
-  options.record_steps = true;
-  auto model = Model::Load(std::move(*file), backend, std::move(options));
-  ASSERT_TRUE(model.ok()) << model.status();
-  SequenceRunner runner(**model, backend);
+  std::unique_ptr<Model> model = LoadFixture("mixtral", backend, /*record_steps=*/true);
+  ASSERT_NE(model, nullptr);
+  SequenceRunner runner(*model, backend);
   ASSERT_TRUE(runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
   StepOutput out;
   const std::vector<int32_t> prompt = {1, 2, 3};
   ASSERT_TRUE(runner.Append(prompt, LogitsWanted::kLast, &out).ok());
   int32_t next = 5;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
-  ASSERT_EQ((*model)->recording_stats().recorded, 1);
+  ASSERT_EQ(model->recording_stats().recorded, 1);
   const int64_t replays = backend.replays, to_device = backend.copies_to_device;
   const int64_t to_host = backend.copies_to_host, direct = backend.ops_direct, run = backend.ops_run;
   ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
@@ -153,33 +156,24 @@ TEST(RecordedStepsHostWorkTest, AReplayedStepIsOneUploadTwoReplaysOneDownload) {
 TEST(RecordedStepsFallbackTest, ASecondPartThatCannotBeRecordedDropsTheFirst) {
   RecordingCpuBackend direct_backend, backend;
   backend.fail_recording_call = 2;  // the first shape's second part
-  auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
-  ASSERT_TRUE(file.ok()) << file.status();
-  ModelLoadOptions options;
-  options.device_routing = true;
-  options.record_steps = true;
-  auto model = Model::Load(std::move(*file), backend, std::move(options));
-  ASSERT_TRUE(model.ok()) << model.status();
-  SequenceRunner runner(**model, backend);
+  std::unique_ptr<Model> model = LoadFixture("mixtral", backend, /*record_steps=*/true);
+  ASSERT_NE(model, nullptr);
+  SequenceRunner runner(*model, backend);
   ASSERT_TRUE(runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
   StepOutput out;
   int32_t next = 5;
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
-  EXPECT_EQ((*model)->recording_stats().failed, 1);
-  EXPECT_EQ((*model)->recording_stats().recorded, 0);
+  EXPECT_EQ(model->recording_stats().failed, 1);
+  EXPECT_EQ(model->recording_stats().recorded, 0);
   EXPECT_EQ(backend.live_recordings(), 0u);
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
-  EXPECT_EQ((*model)->recording_stats().failed, 1);  // not tried again
+  EXPECT_EQ(model->recording_stats().failed, 1);  // not tried again
   EXPECT_EQ(backend.replays, 0);
 
   // The same four steps without recording: the same ops ran, with the same logits.
-  auto direct_file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
-  ASSERT_TRUE(direct_file.ok()) << direct_file.status();
-  ModelLoadOptions direct_options;
-  direct_options.device_routing = true;
-  auto direct = Model::Load(std::move(*direct_file), direct_backend, std::move(direct_options));
-  ASSERT_TRUE(direct.ok()) << direct.status();
-  SequenceRunner direct_runner(**direct, direct_backend);
+  std::unique_ptr<Model> direct = LoadFixture("mixtral", direct_backend, /*record_steps=*/false);
+  ASSERT_NE(direct, nullptr);
+  SequenceRunner direct_runner(*direct, direct_backend);
   ASSERT_TRUE(direct_runner.Init(64, /*chunk=*/8, /*block_size=*/16).ok());
   StepOutput direct_out;
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(direct_runner.Append({&next, 1}, LogitsWanted::kLast, &direct_out).ok());
@@ -191,13 +185,9 @@ TEST(RecordedStepsFallbackTest, ASecondPartThatCannotBeRecordedDropsTheFirst) {
 TEST(RecordedStepsFallbackTest, DecodeRoutesOnDeviceFollowsDeviceRouting) {
   for (bool device_routing : {true, false}) {
     RecordingCpuBackend backend;
-    auto file = GgufFile::Open(kFixtures + "mixtral/model-f32.gguf");
-    ASSERT_TRUE(file.ok()) << file.status();
-    ModelLoadOptions options;
-    options.device_routing = device_routing;
-    auto model = Model::Load(std::move(*file), backend, std::move(options));
-    ASSERT_TRUE(model.ok()) << model.status();
-    EXPECT_EQ((*model)->DecodeRoutesOnDevice(), device_routing);
+    std::unique_ptr<Model> model = LoadFixture("mixtral", backend, /*record_steps=*/false, device_routing);
+    ASSERT_NE(model, nullptr);
+    EXPECT_EQ(model->DecodeRoutesOnDevice(), device_routing);
   }
 }
 
