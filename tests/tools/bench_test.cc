@@ -362,7 +362,9 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
        "--roofline-bandwidth: -4e+12 must be a finite number of bytes/s >= 0"},
       {" bench --preset tiny --cuda-graphs maybe", "--cuda-graphs: expected on or off, got 'maybe'"},
       {" bench --preset tiny --prefill-precision bf16", "--prefill-precision: expected f16, tf32 or f32, got 'bf16'"},
-      {" bench --preset tiny --prefill-runs 0", "--prefill-runs = 0 is out of range [1, 100]"},
+      // The command's name once (the flag parser's value errors used to carry it a second time).
+      {" bench --preset tiny --prefill-runs 0", "hobbit-tool bench: --prefill-runs = 0 is out of range [1, 100]"},
+      {" bench --preset tiny --tokens many", "hobbit-tool bench: --tokens wants an integer, got 'many'"},
       {" bench --preset tiny --state-dir /tmp", "--state-dir needs --model"},
       {" bench --model " + kDemo + " --state-dir /no/such/folder", "--state-dir: /no/such/folder is not a directory"}};
   for (const auto& [args, message] : cases) {

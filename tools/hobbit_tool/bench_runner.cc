@@ -79,12 +79,12 @@ absl::Status BenchRunner::CheckContext(const runtime::ModelConfig& c) const {
       {options_.stream_tokens, int64_t{options_.prompt_tokens} + options_.batch_steps,
        options_.prefill.empty() ? 0 : *std::max_element(options_.prefill.begin(), options_.prefill.end())});
   if (longest > c.n_ctx_train) {
-    return absl::InvalidArgumentError(absl::StrCat("bench: a sequence of ", longest, " tokens (--tokens, --prompt-tokens + ",
+    return absl::InvalidArgumentError(absl::StrCat("a sequence of ", longest, " tokens (--tokens, --prompt-tokens + ",
                                                    "--batch-steps, or --prefill) exceeds the model's context of ",
                                                    c.n_ctx_train));
   }
   if (static_cast<int64_t>(stream_.size()) < (generate_ ? options_.prompt_tokens : options_.stream_tokens)) {
-    return absl::InvalidArgumentError(absl::StrCat("bench: the stream has ", stream_.size(), " tokens, fewer than asked"));
+    return absl::InvalidArgumentError(absl::StrCat("the stream has ", stream_.size(), " tokens, fewer than asked"));
   }
   return absl::OkStatus();
 }
@@ -108,7 +108,7 @@ absl::StatusOr<ModeResult> BenchRunner::RunResident() {
 
 absl::StatusOr<ModeResult> BenchRunner::RunOffloaded(ExpertMode mode, const BenchBudget& budget, int64_t budget_bytes,
                                                      const runtime::PrecisionThresholds& thresholds) {
-  if (!resident_) return absl::FailedPreconditionError("bench: resident must run first (it is the reference)");
+  if (!resident_) return absl::FailedPreconditionError("resident must run first (it is the reference)");
   runtime::ExpertOptions experts = options_.experts;
   experts.mode = mode;
   experts.gpu_cache_bytes = budget_bytes;

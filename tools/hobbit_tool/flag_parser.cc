@@ -94,10 +94,10 @@ absl::StatusOr<int64_t> FlagParser::GetInt(const std::string& name, int64_t lo, 
   const std::string text = GetString(name);
   int64_t v;
   if (!absl::SimpleAtoi(text, &v)) {
-    return absl::InvalidArgumentError(absl::StrCat(command_, ": --", name, " wants an integer, got '", text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " wants an integer, got '", text, "'"));
   }
   if (v < lo || v > hi) {
-    return absl::InvalidArgumentError(absl::StrCat(command_, ": --", name, " = ", v, " is out of range [", lo, ", ", hi, "]"));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " = ", v, " is out of range [", lo, ", ", hi, "]"));
   }
   return v;
 }
@@ -106,7 +106,7 @@ absl::StatusOr<double> FlagParser::GetDouble(const std::string& name) const {
   const std::string text = GetString(name);
   double v;
   if (!absl::SimpleAtod(text, &v)) {
-    return absl::InvalidArgumentError(absl::StrCat(command_, ": --", name, " wants a number, got '", text, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " wants a number, got '", text, "'"));
   }
   return v;
 }

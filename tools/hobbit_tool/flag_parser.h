@@ -32,6 +32,7 @@ class FlagParser {
 
   bool Has(const std::string& name) const;
   std::string GetString(const std::string& name) const;
+  // Value errors name the flag, not the command: the command prints them after its own name.
   absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t lo, int64_t hi) const;
   absl::StatusOr<double> GetDouble(const std::string& name) const;
   bool GetSwitch(const std::string& name) const { return Has(name); }
