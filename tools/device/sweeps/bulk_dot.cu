@@ -22,7 +22,7 @@ __device__ __forceinline__ P LdAny(const P* p) {
 }
 }  // namespace plain
 #include "dp4a_plain.cuh"
-#include "tools/device/sweeps/sweep_harness.cuh"
+#include "tools/device/sweeps/one_token_dot.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
@@ -223,22 +223,8 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep
     const int64_t row_bytes = cols / block_elems * block_bytes;
     if (row_bytes % 16 != 0) continue;
     const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
-    sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
-      // LaunchDot takes the block type from its template argument; .type is not read.
-      QuantMatVecParams p{.type = GgmlType::kQ8_0,
-                          .w = ws.Copy(k),
-                          .rows = rows,
-                          .cols = cols,
-                          .row_bytes = row_bytes,
-                          .x = c.x,
-                          .n_tokens = 1,
-                          .y = c.y2};
-      if (p.cols / P::kBlockElems * P::kSubs <= kDotThreads) {
-        LaunchDot<P, 1, typename OneTokenShape<P>::Short>(&p, 1, c.xq, c.xm, nullptr);
-      } else {
-        LaunchDot<P, 1, typename OneTokenShape<P>::Long>(&p, 1, c.xq, c.xm, nullptr);
-      }
-    });
+    sweep::TimeOneToken(type, "production", ws, rows, cols, c,
+                        [&](int k) { sweep::LaunchOneTokenDot<P>(ws.Copy(k), rows, cols, row_bytes, c, c.y2); });
     sweep::Check(cudaDeviceSynchronize(), "production");
     const size_t rb = static_cast<size_t>(row_bytes);
     TimeResident(type, "bulk r2 s4", BulkDotKernel<T, 2, 4>, 4 * 2 * rb, 2, ws, rows, cols, row_bytes, c);

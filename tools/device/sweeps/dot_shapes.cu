@@ -11,7 +11,7 @@
 //   (bundle the absl libraries it names in ldd next to it, as tools/device/bundle.sh does)
 //   build-exp/dot_shapes [TYPE...]          # e.g. Q4_K Q8_0: only those types
 #include "kernels/cuda/quant_matvec.cu"
-#include "tools/device/sweeps/sweep_harness.cuh"
+#include "tools/device/sweeps/one_token_dot.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
@@ -19,18 +19,8 @@ using namespace hobbit::kernels::cuda_internal;
 template <class T, class S>
 void Time(const char* type, const char* name, const sweep::Weights& ws, int64_t rows, int64_t cols, int64_t row_bytes,
           const sweep::Ctx& c) {
-  sweep::TimeOneToken(type, name, ws, rows, cols, c, [&](int k) {
-    // LaunchDot takes the block type from its template argument; .type is not read.
-    QuantMatVecParams p{.type = GgmlType::kQ8_0,
-                        .w = ws.Copy(k),
-                        .rows = rows,
-                        .cols = cols,
-                        .row_bytes = row_bytes,
-                        .x = c.x,
-                        .n_tokens = 1,
-                        .y = c.y};
-    LaunchDot<T, 1, S>(&p, 1, c.xq, c.xm, nullptr);
-  });
+  sweep::TimeOneToken(type, name, ws, rows, cols, c,
+                      [&](int k) { sweep::LaunchOneTokenDot<T, S>(ws.Copy(k), rows, cols, row_bytes, c, c.y); });
 }
 
 template <class T>

@@ -8,7 +8,7 @@
 // With XREG set in the environment it times XRegDotKernel instead (below). Build and run as
 // tools/device/sweeps/dot_shapes.cu says (build-exp/stream_dot).
 #include "kernels/cuda/quant_matvec.cu"
-#include "tools/device/sweeps/sweep_harness.cuh"
+#include "tools/device/sweeps/one_token_dot.cuh"
 
 using namespace hobbit::kernels;
 using namespace hobbit::kernels::cuda_internal;
@@ -162,18 +162,8 @@ void Run(const char* type, int64_t block_bytes, int64_t block_elems, const sweep
   for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{14336, 4096}, {4096, 4096}, {6144, 4096}}) {
     const int64_t row_bytes = cols / block_elems * block_bytes;
     const sweep::Weights ws = sweep::RandomWeights(rows * row_bytes, rng);
-    sweep::TimeOneToken(type, "production", ws, rows, cols, c, [&](int k) {
-      // LaunchDot takes the block type from its template argument; .type is not read.
-      QuantMatVecParams p{.type = GgmlType::kQ8_0,
-                          .w = ws.Copy(k),
-                          .rows = rows,
-                          .cols = cols,
-                          .row_bytes = row_bytes,
-                          .x = c.x,
-                          .n_tokens = 1,
-                          .y = c.y2};
-      LaunchDot<T, 1, typename OneTokenShape<T>::Short>(&p, 1, c.xq, c.xm, nullptr);
-    });
+    sweep::TimeOneToken(type, "production", ws, rows, cols, c,
+                        [&](int k) { sweep::LaunchOneTokenDot<T>(ws.Copy(k), rows, cols, row_bytes, c, c.y2); });
     if (std::getenv("XREG") == nullptr) {
       TimeStream<T, 2>(type, ws, rows, cols, row_bytes, c, 1);
       TimeStream<T, 4>(type, ws, rows, cols, row_bytes, c, 1);
