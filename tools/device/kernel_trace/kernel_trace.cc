@@ -120,6 +120,9 @@ bool Check(CUptiResult r, const char* what) {
 extern "C" int InitializeInjection() {
   if (!Check(cuptiActivityRegisterCallbacks(BufferRequested, BufferCompleted), "registering buffers")) return 0;
   const char* graphs = std::getenv("KERNEL_TRACE_GRAPHS");
+  if (graphs != nullptr && std::strcmp(graphs, "0") != 0 && std::strcmp(graphs, "1") != 0) {
+    std::fprintf(stderr, "kernel_trace: KERNEL_TRACE_GRAPHS=%s: expected 0 or 1; recording kernels (0)\n", graphs);
+  }
   if (graphs != nullptr && std::strcmp(graphs, "1") == 0) {
     if (!Check(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_GRAPH_TRACE), "enabling graph records")) return 0;
     if (!Check(cuptiActivityEnable(CUPTI_ACTIVITY_KIND_RUNTIME), "enabling runtime call records")) return 0;
