@@ -70,6 +70,7 @@ __global__ void __launch_bounds__(kThreads) RmsNormVec4Kernel(const float* __res
 
 constexpr int kQuantWarps = 4;  // Q8 blocks of 32 per block of RmsNormQuantizeKernel
 constexpr int kBlockElems = kQuantWarps * 32;
+constexpr int kNormVec = 8;  // float4s of the row each thread of RmsNormQuantizeKernel loads at once
 
 // No routing (RmsNormQuantizeF32).
 struct NoRoute {};
@@ -202,6 +203,11 @@ __global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const 
   // routing, the logits' shares of experts [group * kGroupExperts, +kGroupExperts) from them.
   const int n_slices = static_cast<int>((dim / 32 + kQuantWarps - 1) / kQuantWarps);
   const int slice = static_cast<int>(blockIdx.x) % n_slices, group = static_cast<int>(blockIdx.x) / n_slices;
+  const int64_t q8 = static_cast<int64_t>(slice) * kQuantWarps + warp;  // block of 32 in the row
+  const bool in_row = q8 * 32 < dim;                                     // whole warps
+  const int64_t i = q8 * 32 + lane;
+  // The norm's weight (written by no kernel) before the wait, as the router's.
+  const float g = weight != nullptr && in_row ? __ldg(weight + i) : 1.0f;
   [[maybe_unused]] RouterChunk<std::conditional_t<kRoute, R, RouterRow<GgmlType::kF32>>> first;
   if constexpr (kRoute) {
     cuda_internal::AllowDependentLaunch();
@@ -215,21 +221,29 @@ __global__ void __launch_bounds__(kQuantWarps * 32) RmsNormQuantizeKernel(const 
   const float* xr = x + row * dim;
   const auto* x4 = reinterpret_cast<const float4*>(xr);
   const int n4 = static_cast<int>(dim / 4);
+  // The element this thread normalizes and the row's squares, every load issued at once (rows up
+  // to kNormVec * 4 * 128 elements: one round trip to L2; longer rows take more).
+  const float xi = in_row ? xr[i] : 0.0f;
   float sum = 0.0f;
-#pragma unroll 4
-  for (int i = static_cast<int>(threadIdx.x); i < n4; i += kQuantWarps * 32) {
-    const float4 v = x4[i];
-    sum = fmaf(v.x, v.x, sum);
-    sum = fmaf(v.y, v.y, sum);
-    sum = fmaf(v.z, v.z, sum);
-    sum = fmaf(v.w, v.w, sum);
+  for (int base = 0; base < n4; base += kNormVec * kQuantWarps * 32) {
+    float4 v[kNormVec];
+#pragma unroll
+    for (int k = 0; k < kNormVec; ++k) {
+      const int at = base + static_cast<int>(threadIdx.x) + k * kQuantWarps * 32;
+      v[k] = at < n4 ? x4[at] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int k = 0; k < kNormVec; ++k) {
+      sum = fmaf(v[k].x, v[k].x, sum);
+      sum = fmaf(v[k].y, v[k].y, sum);
+      sum = fmaf(v[k].z, v[k].z, sum);
+      sum = fmaf(v[k].w, v[k].w, sum);
+    }
   }
   const float scale = cuda_internal::RowRmsScale<kQuantWarps * 32>(sum, dim, eps);
-  const int64_t q8 = static_cast<int64_t>(slice) * kQuantWarps + warp;  // block of 32 in the row
   float v = 0.0f;
-  if (q8 * 32 < dim) {  // whole warps
-    const int64_t i = q8 * 32 + lane;
-    v = weight ? xr[i] * scale * weight[i] : xr[i] * scale;
+  if (in_row) {
+    v = xi * scale * g;
     if (group == 0) {
       const int64_t e = row * dim + i;
       out[e] = v;

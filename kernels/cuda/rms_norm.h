@@ -26,7 +26,9 @@ absl::Status RmsNormF32(const RmsNormParams& p, CUstream_st* stream);
 // scratch holds for n_rows rows of dim (the levels, then one 16-byte record per block after them,
 // at n_rows * dim bytes rounded up to 16), as QuantMatVec's own quantization of out would, so the
 // products that follow can skip it (QuantMatVecParams::x_quantized). Many blocks per row: each
-// block sums the whole row's squares (from L2) and normalizes and quantizes its own part.
+// block sums the whole row's squares (from L2) and normalizes and quantizes its own part. The
+// weight is read before the kernel waits for the kernels queued before it (programmatic dependent
+// launch): it must not be their output (a model weight is not).
 // Needs dim % 32 == 0, out != x, x / out / weight / q8 16-byte aligned.
 bool RmsNormQuantizeCanRun(const RmsNormParams& p, const void* q8);
 absl::Status RmsNormQuantizeF32(const RmsNormParams& p, void* q8, CUstream_st* stream);
