@@ -155,12 +155,6 @@ __global__ void __launch_bounds__(kThreads)
 // block's threads split the (slot, weight block, part) items of all k slots, so the loads of every
 // chosen expert are in flight together (a loop over the slots would wait k times), kDcUnroll
 // items of kDcRows rows at a time per thread.
-// Each thread's first weight loads are issued before the kernel waits for the one before it (the
-// activation kernel), as the dot kernels of quant_matvec.cu do: the choice (ids, weights) is not
-// that kernel's output. RoutedExperts' gate and up kernel read it after their own wait, and this
-// kernel starts only once that kernel has completed (the activation kernel lets it launch after
-// its own wait), so the choice is final here; it is read through L2 (ld.global.cg), where the
-// writes of completed kernels are.
 template <class T, int kDcRows, int kDcUnroll>
 __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const* __restrict__ table,
                                                                const int32_t* __restrict__ ids,
@@ -169,20 +163,19 @@ __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const*
                                                                int64_t row_bytes, const int8_t* __restrict__ xq,
                                                                const float4* __restrict__ xm,
                                                                const float* __restrict__ xf, float* __restrict__ out) {
-  cuda_internal::AllowDependentLaunch();  // waits below, before it reads the activations or out
+  cuda_internal::AfterPriorGrid();
   __shared__ const uint8_t* s_base[kRoutedExpertsMaxPairs];  // row0's address in slot j's expert, or null
   __shared__ float s_weight[kRoutedExpertsMaxPairs];
   __shared__ float partial[kThreads / 32][kDcRows];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kDcRows;
   for (int j = static_cast<int>(threadIdx.x); j < k; j += static_cast<int>(blockDim.x)) {
-    const int expert = __ldcg(ids + j);
+    const int expert = ids[j];
     const bool valid = expert >= 0 && expert < n_expert;
     s_base[j] = valid ? static_cast<const uint8_t*>(table[expert]) + row0 * row_bytes : nullptr;
-    s_weight[j] = valid ? __ldcg(weights + j) : 0.0f;
+    s_weight[j] = valid ? weights[j] : 0.0f;
   }
   __syncthreads();
-  bool waited = false;
   const int n_items = static_cast<int>(cols / T::kBlockElems) * T::kSubs;
   // Rows past the end read the last row (not stored).
   int64_t row_off[kDcRows];
@@ -206,10 +199,6 @@ __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const*
         T::Load(base[u] + row_off[r] + static_cast<int64_t>(item / T::kSubs) * T::kBlockBytes, item % T::kSubs,
                 part[u][r]);
       }
-    }
-    if (!waited) {
-      cuda_internal::WaitForPriorGrid();
-      waited = true;
     }
 #pragma unroll
     for (int u = 0; u < kN; ++u) {
@@ -238,17 +227,12 @@ __global__ void __launch_bounds__(kThreads) DownCombineKernel(const void* const*
     typename T::Part part[kDcRows];
 #pragma unroll
     for (int r = 0; r < kDcRows; ++r) T::Load(base + row_off[r] + block * T::kBlockBytes, sub, part[r]);
-    if (!waited) {
-      cuda_internal::WaitForPriorGrid();
-      waited = true;
-    }
     const int64_t el = static_cast<int64_t>(j) * cols + block * T::kBlockElems;
     const XBlocks xb{xq + el, xm + el / kQ8, xf + el};
     const float wj = s_weight[j];
 #pragma unroll
     for (int r = 0; r < kDcRows; ++r) acc[r] = fmaf(wj, T::Dot(part[r], sub, xb), acc[r]);
   }
-  if (!waited) cuda_internal::WaitForPriorGrid();  // out may still be written by the kernels before
 #pragma unroll
   for (int r = 0; r < kDcRows; ++r) {
     float v = acc[r];

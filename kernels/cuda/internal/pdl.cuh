@@ -5,9 +5,8 @@
 // be scheduled while this one finishes (AllowDependentLaunch) and spend the launch latency waiting
 // instead of after it. Because every kernel waits for the one before it to complete (and that
 // one waited for its predecessor), the stream's order holds transitively, as with plain launches.
-// The dot kernels of quant_matvec.cu, the one-token down product of routed_experts.cu and the
-// quantizing RMSNorms (rms_norm.cu) are the exceptions: they load model weights (written by no
-// kernel) before they wait; the down product also reads the router's choice, final by then. Wait and launch_dependents are no-ops in a kernel launched without
+// The dot kernels of quant_matvec.cu and the quantizing RMSNorms (rms_norm.cu) are the
+// exceptions: they load model weights (written by no kernel) before they wait. Wait and launch_dependents are no-ops in a kernel launched without
 // the attribute.
 #pragma once
 
