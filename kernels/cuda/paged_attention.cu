@@ -89,6 +89,12 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
   float running_sum = 0.0f;
   __syncthreads();
   const int k_units = kVec ? p.head_dim_k / 4 : p.head_dim_k;  // float4s or floats of a key row
+  // Value rows of at most one float4 per lane (head dims up to 128): the value rows of a warp's
+  // first kScoreChunk positions of a chunk are loaded with their key rows, so the sum after the
+  // softmax does not wait for a round of loads (one of the few round trips a short context's
+  // decode attention is made of).
+  const bool v_early = kVec && v_units <= 32;
+  float4 v_first[kScoreChunk];
   for (int32_t j0 = 0; j0 < ctx.n_ctx; j0 += kThreads) {
     const int32_t j = j0 + threadIdx.x;
     const int32_t n_here = min(kThreads, ctx.n_ctx - j0);
@@ -96,6 +102,15 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
     __syncthreads();
     for (int32_t i0 = warp; i0 < n_here; i0 += kWarps * kScoreChunk) {
       float dot[kScoreChunk] = {};
+      if (v_early && i0 == warp) {
+#pragma unroll
+        for (int u = 0; u < kScoreChunk; ++u) {
+          const int32_t i = i0 + u * kWarps;
+          v_first[u] = i < n_here && lane < v_units
+                           ? __ldg(reinterpret_cast<const float4*>(ctx.v_base + slot_s[i] * ctx.v_stride) + lane)
+                           : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        }
+      }
       for (int c = lane; c < k_units; c += 32) {
 #pragma unroll
         for (int u = 0; u < kScoreChunk; ++u) {
@@ -131,8 +146,21 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
     running_max = new_max;
 #pragma unroll
     for (int c = 0; c < kAccPerLane; ++c) acc[c] *= rescale;
+    int32_t i = warp;
+    if (v_early) {  // the warp's first kScoreChunk positions, loaded with their keys
+#pragma unroll
+      for (int u = 0; u < kScoreChunk; ++u, i += kWarps) {
+        if (i < n_here && lane < v_units) {
+          const float pr = prob[i];
+          acc[0] = fmaf(pr, v_first[u].x, acc[0]);
+          acc[1] = fmaf(pr, v_first[u].y, acc[1]);
+          acc[2] = fmaf(pr, v_first[u].z, acc[2]);
+          acc[3] = fmaf(pr, v_first[u].w, acc[3]);
+        }
+      }
+    }
 #pragma unroll 8
-    for (int32_t i = warp; i < n_here; i += kWarps) {
+    for (; i < n_here; i += kWarps) {
       const float pr = prob[i];
       const float* v = ctx.v_base + slot_s[i] * ctx.v_stride;
       if constexpr (kVec) {
