@@ -10,7 +10,8 @@
 // read-only loads (__ldg, ld.global.nc) of the previous kernel's output are not kept below the
 // wait by its "memory" clobber: the compiler may treat them as unchanging and move them above it
 // (it did in a down product that prefetched its weights: BENCHMARKS.md, "seventh numbers"). Check
-// the SASS (the wait is ACQBULK) or read that output with ordinary or .cg loads. Wait and
+// the SASS (the wait is ACQBULK; tools/device/sass_wait_check.py) or read that output with
+// ordinary or .cg loads. Wait and
 // launch_dependents are no-ops in a kernel launched without the attribute.
 #pragma once
 
