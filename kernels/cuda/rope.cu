@@ -12,6 +12,7 @@ namespace {
 
 constexpr int kHeadThreads = 64;
 constexpr int kTablePairs = 128;  // rotated pairs whose frequencies travel with the launch
+static_assert(kHeadThreads <= kTablePairs, "RopeHeadsKernel's one-pair heads read the table");
 
 // base^(-2i / n_rot) for the first kTablePairs pairs, computed on the host as the CPU twin does
 // (std::pow), so the kernel does not spend a double-precision pow per element.
@@ -27,10 +28,26 @@ __host__ __device__ inline int32_t VBlocks(const CudaRopeParams& p) {
 
 // Block (t, h): head h of token t — h < n_heads a head of x, then the n_heads2 heads of x2, then
 // (with a cache) VBlocks(p) blocks copying parts of V's row. Thread i rotates pairs i, i + blockDim, ...
+//
+// A head of 2 * kHeadThreads dims, all rotated (qwen3's, mixtral's), takes one pair a thread and
+// issues every load it needs at once after the wait (its pair, the elements it adds to the
+// norm's sum, the position), its norm weights before it: one round trip instead of three with a
+// per-head norm (the sum's loop, then the pair and the weights after the norm's barrier). The
+// same operations in the same order as the general loop below.
 __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p, InvFreqTable table) {
-  cuda_internal::AfterPriorGrid();
   const int32_t t = static_cast<int32_t>(blockIdx.x);
   const int32_t h = static_cast<int32_t>(blockIdx.y);
+  const bool one_pair = p.n_rot == p.head_dim && p.head_dim == 2 * kHeadThreads && h < p.n_heads + p.n_heads2;
+  const int32_t i_pair = static_cast<int32_t>(threadIdx.x);
+  const int32_t a_pair = p.half_split ? i_pair : 2 * i_pair;
+  const int32_t b_pair = p.half_split ? i_pair + kHeadThreads : 2 * i_pair + 1;
+  const float* norm = h >= p.n_heads ? p.norm2 : p.norm;
+  float norm_a = 1.0f, norm_b = 1.0f;
+  if (one_pair && norm != nullptr) {
+    norm_a = __ldg(norm + a_pair);
+    norm_b = __ldg(norm + b_pair);
+  }
+  cuda_internal::AfterPriorGrid();
   const bool kv = p.k_cache != nullptr;
   const int64_t slot = kv ? p.slots[t] : 0;
   if (h >= p.n_heads + p.n_heads2) {  // part j of V's row to the cache
@@ -47,8 +64,33 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
                     : p.x + (static_cast<int64_t>(t) * p.n_heads + head) * p.head_dim;
   float* cache = second && kv ? p.k_cache + slot * p.n_heads2 * p.head_dim + static_cast<int64_t>(head) * p.head_dim
                               : nullptr;
+  if (one_pair) {
+    const float x0_in = v[a_pair], x1_in = v[b_pair];
+    const double position = static_cast<double>(p.positions[t]);
+    float scale = 1.0f;
+    if (norm != nullptr) {  // the general loop's elements and order: d = i, i + kHeadThreads
+      const float s0 = p.half_split ? x0_in : v[i_pair];
+      const float s1 = p.half_split ? x1_in : v[i_pair + kHeadThreads];
+      scale = cuda_internal::RowRmsScale<kHeadThreads>(fmaf(s1, s1, fmaf(s0, s0, 0.0f)), p.head_dim, p.norm_eps);
+    }
+    const float x0 = norm != nullptr ? x0_in * scale * norm_a : x0_in;
+    const float x1 = norm != nullptr ? x1_in * scale * norm_b : x1_in;
+    const double theta = position * p.freq_scale * table.inv_freq[i_pair];  // i < kHeadThreads <= kTablePairs
+    double sd, cd;
+    sincos(theta, &sd, &cd);
+    const float c = static_cast<float>(cd);
+    const float s = static_cast<float>(sd);
+    const float ra = x0 * c - x1 * s;
+    const float rb = x0 * s + x1 * c;
+    v[a_pair] = ra;
+    v[b_pair] = rb;
+    if (cache != nullptr) {
+      cache[a_pair] = ra;
+      cache[b_pair] = rb;
+    }
+    return;
+  }
   // The head's RMSNorm (all of its reads before any write below).
-  const float* norm = second ? p.norm2 : p.norm;
   float scale = 1.0f;
   if (norm != nullptr) {  // the same for the whole block
     float sum = 0.0f;

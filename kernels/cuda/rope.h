@@ -28,7 +28,9 @@ struct CudaRopeParams {
   float* x2 = nullptr;
   int32_t n_heads2 = 0;
   // Optional: each head of x (x2) RMS-normalized over head_dim and scaled by norm (norm2) before
-  // it rotates (qwen3's per-head q/k norms), as RmsNormF32 over rows of head_dim would.
+  // it rotates (qwen3's per-head q/k norms), as RmsNormF32 over rows of head_dim would. Read
+  // before the kernel waits for the one before it (internal/pdl.cuh): model weights, which no
+  // kernel writes.
   const float* norm = nullptr;   // device [head_dim]
   const float* norm2 = nullptr;  // device [head_dim]
   float norm_eps = 1e-6f;
