@@ -15,9 +15,9 @@ It cannot tell whose bytes a load reads: kernels whose weight parts are themselv
 Loads before a kernel's first, unconditional wait are the intended weight prefetches and are not
 checked.
 
-  cuobjdump -sass build/.../quant_matvec.cubin > qm.sass   (on the GPU machine: the toolkit here
+  nvcc -cubin -arch=sm_90 -std=c++20 -O3 -DNDEBUG -I. kernels/cuda/quant_matvec.cu -o qm.cubin
+  cuobjdump -sass qm.cubin > qm.sass          # on the GPU machine (this machine has no cuobjdump)
   python3 tools/device/sass_wait_check.py qm.sass --kernel DotKernel --ignore 'FloatDot|QxKDot'
-  has no cuobjdump; nvcc -cubin -arch=sm_90 makes the cubin here)
 
 Exit status: 0 when nothing is reported, 1 when something is, 2 on a usage error.
 """
