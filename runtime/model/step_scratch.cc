@@ -74,16 +74,21 @@ absl::Status StepScratch::Prepare(const StepPlan& plan, int32_t block_size, int3
       }
     }
   }
+  // A buffer that grows moves, which ends every recording: each grows to at least twice its old
+  // size (decode batches growing one stream at a time re-record a few times, not at each), but
+  // never past what the step needs when that is more (a first step of many logits rows takes
+  // exactly its size: 512 rows of qwen3's vocabulary are 311 MB).
+  const auto grown = [](const std::unique_ptr<DeviceBuffer>& old, size_t needed) {
+    return std::max(needed, old ? 2 * old->bytes() : size_t{0});
+  };
   const size_t meta_bytes = meta_host_.size() * sizeof(int32_t);
   if (!meta_ || meta_->bytes() < meta_bytes) {
-    HOBBIT_ASSIGN_OR_RETURN(meta_, backend_.Allocate(meta_bytes * 2, "step metadata"));
+    HOBBIT_ASSIGN_OR_RETURN(meta_, backend_.Allocate(grown(meta_, meta_bytes), "step metadata"));
     ++generation_;
   }
   const size_t logits_bytes = sizeof(float) * std::max<size_t>(1, static_cast<size_t>(n_rows) * n_vocab);
   if (!logits_ || logits_->bytes() < logits_bytes) {
-    // Doubled, as the metadata: a new largest row count moves the buffer and so ends every
-    // recording (decode batches growing one stream at a time would re-record at each).
-    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(logits_bytes * 2, "logits"));
+    HOBBIT_ASSIGN_OR_RETURN(logits_, backend_.Allocate(grown(logits_, logits_bytes), "logits"));
     ++generation_;
   }
   return backend_.CopyToDevice(meta_->data(), meta_host_.data(), meta_bytes);
