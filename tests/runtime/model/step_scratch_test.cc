@@ -37,13 +37,18 @@ ModelConfig SmallConfig() {
   return c;
 }
 
+constexpr int32_t kVocab = 100, kBlock = 16;
+constexpr size_t kRow = sizeof(float) * kVocab;
+
 // n sequences of one decode token each (one logits row each), or one sequence of n tokens that
-// wants every row.
+// wants every row (valid plans: block tables cover every position).
 StepPlan Plan(int32_t n, LogitsWanted wanted) {
   StepPlan plan;
   if (wanted == LogitsWanted::kAll) {
     plan.tokens.assign(n, 1);
-    plan.seqs.push_back({.first_token = 0, .n_tokens = n, .n_past = 0, .block_table = {0}, .logits = wanted});
+    std::vector<int32_t> blocks((n + kBlock - 1) / kBlock);
+    for (size_t b = 0; b < blocks.size(); ++b) blocks[b] = static_cast<int32_t>(b);
+    plan.seqs.push_back({.first_token = 0, .n_tokens = n, .n_past = 0, .block_table = blocks, .logits = wanted});
     return plan;
   }
   for (int32_t s = 0; s < n; ++s) {
@@ -52,9 +57,6 @@ StepPlan Plan(int32_t n, LogitsWanted wanted) {
   }
   return plan;
 }
-
-constexpr int32_t kVocab = 100, kBlock = 16;
-constexpr size_t kRow = sizeof(float) * kVocab;
 
 TEST(StepScratchTest, LogitsGrowByDoublingOneStreamAtATime) {
   CountingBackend backend;
