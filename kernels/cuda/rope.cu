@@ -31,9 +31,10 @@ __host__ __device__ inline int32_t VBlocks(const CudaRopeParams& p) {
 //
 // A head of 2 * kHeadThreads dims, all rotated (qwen3's, mixtral's), takes one pair a thread and
 // issues every load it needs at once after the wait (its pair, the elements it adds to the
-// norm's sum, the position), its norm weights before it: one round trip instead of three with a
-// per-head norm (the sum's loop, then the pair and the weights after the norm's barrier). The
-// same operations in the same order as the general loop below.
+// norm's sum, the position, its norm weights): one round trip instead of three with a per-head
+// norm (the sum's loop, then the pair and the weights after the norm's barrier). The same
+// operations in the same order as the general loop below. The weights are written above the
+// wait, but ptxas places their loads just after it, with the others (H200 SASS).
 __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p, InvFreqTable table) {
   const int32_t t = static_cast<int32_t>(blockIdx.x);
   const int32_t h = static_cast<int32_t>(blockIdx.y);

@@ -34,6 +34,9 @@ KEPT = [(0x10, "LDG.E.CONSTANT R2, desc[UR4][R4.64]"), (0x20, "@P0 BRA 0x40"), (
         (0x40, "LDG.E.128.CONSTANT R8, desc[UR4][R12.64]"), (0x50, "EXIT")]
 # A wide load, then an unconditional wait at the top of the kernel (every path passes it).
 UNCONDITIONAL = [(0x10, "LDG.E.128.CONSTANT R8, desc[UR4][R12.64]"), (0x20, "ACQBULK"), (0x30, "EXIT")]
+# A predicated wait, with the activations above it in its own block.
+PREDICATED = [(0x10, "LDG.E.CONSTANT R2, desc[UR4][R4.64]"), (0x20, "LDG.E.128.CONSTANT R8, desc[UR4][R12.64]"),
+              (0x30, "@!P0 ACQBULK"), (0x40, "EXIT")]
 # The wide load is in an earlier block: 0x20, a loop's head (the target of the branch at 0x50),
 # starts the block that decides the wait.
 EARLIER_BLOCK = [(0x10, "LDG.E.128.CONSTANT R8, desc[UR4][R12.64]"), (0x20, "LDG.E.CONSTANT R2, desc[UR4][R4.64]"),
@@ -56,6 +59,17 @@ class SassWaitCheckTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("LDG.E.128.CONSTANT at 0x0020, in the block that skips the wait at 0x0050", out)
         self.assertIn("1 kernels with a wait checked, 1 reported", out)
+
+    def test_reports_a_wide_load_above_a_predicated_wait(self):
+        rc, out = self.run_check(listing("Predicated", PREDICATED))
+        self.assertEqual(rc, 1)
+        self.assertIn("LDG.E.128.CONSTANT at 0x0020, in the block that skips the wait at 0x0030", out)
+
+    def test_prefix_lists_the_loads_before_the_first_wait_without_judging_them(self):
+        rc, out = self.run_check(listing("Unconditional", UNCONDITIONAL), "--prefix")
+        self.assertEqual(rc, 0)
+        self.assertIn("Unconditional: before its first wait: 1 LDG.E.128.CONSTANT", out)
+        self.assertNotIn("before its first wait", self.run_check(listing("Unconditional", UNCONDITIONAL))[1])
 
     def test_passes_loads_below_the_wait_before_an_unconditional_one_or_in_another_block(self):
         text = listing("Kept", KEPT) + listing("Unconditional", UNCONDITIONAL) + listing("Earlier", EARLIER_BLOCK)

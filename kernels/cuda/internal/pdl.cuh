@@ -5,9 +5,9 @@
 // be scheduled while this one finishes (AllowDependentLaunch) and spend the launch latency waiting
 // instead of after it. Because every kernel waits for the one before it to complete (and that
 // one waited for its predecessor), the stream's order holds transitively, as with plain launches.
-// The dot kernels of quant_matvec.cu, the quantizing RMSNorms (rms_norm.cu) and RoPE's per-head
-// norms (rope.cu) are the exceptions: they load model weights (written by no kernel) before they
-// wait. Such a kernel's read-only loads (__ldg, ld.global.nc) of the previous kernel's output are
+// The dot kernels of quant_matvec.cu and the quantizing RMSNorms (rms_norm.cu) are the exceptions:
+// they load model weights (written by no kernel) before they wait (RoPE's per-head norm weights
+// are written so too, but ptxas moves those loads below the wait). Such a kernel's read-only loads (__ldg, ld.global.nc) of the previous kernel's output are
 // not kept below the wait by its "memory" clobber: the compiler may treat them as unchanging and
 // move them above it (it did in a down product that prefetched its weights: BENCHMARKS.md,
 // "seventh numbers"). Check the SASS (the wait is ACQBULK; tools/device/sass_wait_check.py) or
