@@ -356,6 +356,11 @@ TEST(BenchCommandTest, BadUsageIsNamed) {
       {" bench --preset tiny --modes resident,fast", "unknown mode 'fast'"},
       {" bench --model " + kDemo + " --backend cpu --prefill 1024 --tokens 8 --warmup 1 --probe-bytes 4096",
        "exceeds the model's context of 512"},
+      // The batched phase's 2 untimed warm-up steps count: 500 + 2 + 11 positions.
+      {" bench --model " + kDemo + " --backend cpu --prompt-tokens 500 --batch 1 --batch-steps 11 --tokens 8 "
+       "--warmup 1 --probe-bytes 4096",
+       "a sequence of 513 tokens (--tokens, --prompt-tokens + 2 warm-up steps + --batch-steps, or --prefill) exceeds "
+       "the model's context of 512"},
       {" bench --preset tiny --weights inf,0,0,0", "--weights: 'inf' is not a finite number"},
       {" bench --preset tiny --json /no/such/folder/out.json", "--json: cannot write '/no/such/folder/out.json'"},
       {" bench --preset tiny --roofline-bandwidth -4e12",

@@ -9,10 +9,13 @@
 #   run(command="tools/device/ab-resident.sh build-old build-dev", carry=["build-dev", "build-old/bin"])
 #
 # The old bundle may come without libs/ (carry only its bin/): both then use NEW's libraries.
-# MODELS: PRESET:LAYERS:TYPE items (default: the 8-layer mixtral-8x7b shape in Q8_0; LAYERS 0 =
-# all); ROUNDS: runs of each build per model (default 3), after one untimed run of NEW. Batch 1
-# and 8, device routing and CUDA graphs on, no prefill. Prints each run's resident line and,
-# last, the median tok/s of each build per model (tools/device/ab-resident-summary.py), which
+# MODELS: PRESET:LAYERS:TYPE[:PROMPT:BATCH] items (default: the 8-layer mixtral-8x7b shape in
+# Q8_0; LAYERS 0 = all); ROUNDS: runs of each build per item (default 3), after one untimed run
+# of NEW. Batch 1 (the stream: TOKENS, default 64, from the first position) and BATCH sequences
+# (default 8) decoding BATCH_STEPS steps (default 16) after prompts of PROMPT tokens (default 16;
+# 4000 measures decode over long contexts), device routing and CUDA graphs on, no prefill. Items
+# of one model in a row share its synthesized file. Prints each run's resident line and, last,
+# the median tok/s of each build per item (tools/device/ab-resident-summary.py), which
 # $OUT/ab-resident-summary.txt holds after every run.
 # TRACE=DIR (a build-trace folder from tools/device/kernel_trace/build.sh, carried): after the
 # rounds, one kernel-level and one graph-level traced run of each build per model, summarized
@@ -37,15 +40,21 @@ t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 
 for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
-  IFS=: read -r preset layers type <<<"$m"
+  IFS=: read -r preset layers type prompt batch <<<"$m"
+  prompt="${prompt:-${PROMPT:-16}}" batch="${batch:-${BATCH:-8}}"
   path="/dev/shm/hobbit-ab-$preset-${layers}l-$type.gguf"
-  rm -f /dev/shm/hobbit-ab-*.gguf
-  stamp "synthesizing $preset, $layers layers, $type"
-  if ! LD_LIBRARY_PATH="$libs" timeout 300 "$new/bin/hobbit-tool" synth --preset "$preset" --layers "$layers" \
-      --type "$type" --out "$path" >"$out/synth-$preset-$layers-$type.log" 2>&1; then
-    echo "synthesis failed: $(tail -2 "$out/synth-$preset-$layers-$type.log")"
-    continue
+  if [ ! -f "$path" ]; then
+    rm -f /dev/shm/hobbit-ab-*.gguf
+    stamp "synthesizing $preset, $layers layers, $type"
+    if ! LD_LIBRARY_PATH="$libs" timeout 300 "$new/bin/hobbit-tool" synth --preset "$preset" --layers "$layers" \
+        --type "$type" --out "$path" >"$out/synth-$preset-$layers-$type.log" 2>&1; then
+      echo "synthesis failed: $(tail -2 "$out/synth-$preset-$layers-$type.log")"
+      rm -f "$path"
+      continue
+    fi
   fi
+  item="$preset-${layers}l-$type"
+  [ "$prompt" != 16 ] || [ "$batch" != 8 ] && item="$item-p${prompt}b$batch"
   # The first run after a synthesis was the slowest in the session that wrote this script: one
   # untimed run of NEW (not in the summary) first; then the order alternates per round.
   for r in warmup $(seq 1 "${ROUNDS:-3}"); do
@@ -54,10 +63,11 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
     [ "$r" != warmup ] && [ $((r % 2)) -eq 0 ] && order="old new"
     for side in $order; do
       if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
-      name="$preset-${layers}l-$type-$side-$r"
-      [ "$r" = warmup ] && name="$preset-${layers}l-$type-warmup"
+      name="$item-$side-$r"
+      [ "$r" = warmup ] && name="$item-warmup"
       LD_LIBRARY_PATH="$lib" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
-        --tokens 64 --warmup 8 --batch 8 --batch-steps 16 --prefill none --device-routing on --cuda-graphs on \
+        --tokens "${TOKENS:-64}" --warmup 8 --batch "$batch" --batch-steps "${BATCH_STEPS:-16}" \
+        --prompt-tokens "$prompt" --prefill none --device-routing on --cuda-graphs on \
         --json "$out/$name.json" >"$out/$name.txt" 2>&1
       stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
       summary  # after every run: a call cut short by its time limit still returns what it measured
@@ -67,7 +77,7 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
   trace_lib="$(abs "$TRACE")"
   for side in new old; do
     if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
-    name="$preset-${layers}l-$type-$side"
+    name="$item-$side"
     for level in kernels graphs; do
       graphs=0
       [ "$level" = graphs ] && graphs=1

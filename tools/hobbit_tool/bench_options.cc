@@ -196,7 +196,7 @@ void AddBenchFlags(FlagParser& f) {
   f.Add("prompt-tokens", "without --text: seeded prompt ids before resident's greedy continuation", false, false, "16");
   f.Add("warmup", "stream steps run before the timed ones (counters are reset after them)", false, false, "8");
   f.Add("batch", "sequences decoded together in the batched phase (0: skip it)", false, false, "8");
-  f.Add("batch-steps", "decode steps of the batched phase", false, false, "16");
+  f.Add("batch-steps", "timed decode steps of the batched phase (after 2 untimed ones)", false, false, "16");
   f.Add("prefill", "prompt lengths timed as one step each, or 'none'", false, false, "128,512");
   f.Add("prefill-runs", "timed runs of each prefill length (their own tokens each, after one untimed run); the "
                         "phase reports the median", false, false, "1");

@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 constexpr int32_t kBlockSize = 16;
+// Untimed decode steps of the batched phase before its timed ones (RunBatch).
+constexpr int32_t kBatchWarmupSteps = 2;
 // Seed offsets keep the phases' token ids apart from each other and from the stream's prompt.
 constexpr uint64_t kBatchSeed = 1000;
 constexpr uint64_t kPrefillSeed = 2000;
@@ -76,12 +78,12 @@ absl::StatusOr<BenchRunner::Loaded> BenchRunner::Load(const runtime::ExpertOptio
 
 absl::Status BenchRunner::CheckContext(const runtime::ModelConfig& c) const {
   const int64_t longest = std::max<int64_t>(
-      {options_.stream_tokens, int64_t{options_.prompt_tokens} + options_.batch_steps,
+      {options_.stream_tokens, int64_t{options_.prompt_tokens} + kBatchWarmupSteps + options_.batch_steps,
        options_.prefill.empty() ? 0 : *std::max_element(options_.prefill.begin(), options_.prefill.end())});
   if (longest > c.n_ctx_train) {
     return absl::InvalidArgumentError(absl::StrCat("a sequence of ", longest, " tokens (--tokens, --prompt-tokens + ",
-                                                   "--batch-steps, or --prefill) exceeds the model's context of ",
-                                                   c.n_ctx_train));
+                                                   kBatchWarmupSteps, " warm-up steps + --batch-steps, or --prefill) ",
+                                                   "exceeds the model's context of ", c.n_ctx_train));
   }
   if (static_cast<int64_t>(stream_.size()) < (generate_ ? options_.prompt_tokens : options_.stream_tokens)) {
     return absl::InvalidArgumentError(absl::StrCat("the stream has ", stream_.size(), " tokens, fewer than asked"));
@@ -187,11 +189,14 @@ absl::Status BenchRunner::RunStream(Loaded& m, bool reference, ModeResult* r) {
   return absl::OkStatus();
 }
 
-// --batch sequences with their own seeded prompts, prefilled untimed, then --batch-steps decode
-// steps of one token per sequence (each its own greedy choice), timed together.
+// --batch sequences with their own seeded prompts, prefilled untimed, then kBatchWarmupSteps
+// untimed decode steps and --batch-steps timed ones, of one token per sequence (each its own greedy
+// choice). The warm-up steps keep a new step shape's one-off costs out of the figure: with CUDA
+// graphs its first step runs directly and its second is recorded (Model::RunStep), which for
+// qwen3-30b-a3b cost about as much as 30 replayed steps of a 4,000-token context.
 absl::Status BenchRunner::RunBatch(Loaded& m, PhaseFigures* f) {
   const int32_t b = options_.batch, p = options_.prompt_tokens, steps = options_.batch_steps;
-  const int32_t per_seq = (p + steps + kBlockSize - 1) / kBlockSize;
+  const int32_t per_seq = (p + kBatchWarmupSteps + steps + kBlockSize - 1) / kBlockSize;
   HOBBIT_ASSIGN_OR_RETURN(auto kv, runtime::KvCache::Create(backend_, m.model->kv_shape(), kBlockSize, b * per_seq));
   std::vector<runtime::StepSequence> seqs(static_cast<size_t>(b));
   std::vector<int32_t> next(static_cast<size_t>(b));
@@ -207,9 +212,12 @@ absl::Status BenchRunner::RunBatch(Loaded& m, PhaseFigures* f) {
     HOBBIT_RETURN_IF_ERROR(m.model->Forward(plan, *kv, &out));
     next[s] = ArgMax(Row(out, 0));
   }
-  if (m.loader != nullptr) m.loader->ResetStats();
-  const auto start = Clock::now();
-  for (int32_t step = 0; step < steps; ++step) {
+  Clock::time_point start;
+  for (int32_t step = 0; step < kBatchWarmupSteps + steps; ++step) {
+    if (step == kBatchWarmupSteps) {
+      if (m.loader != nullptr) m.loader->ResetStats();
+      start = Clock::now();
+    }
     runtime::StepPlan plan;
     plan.tokens = next;
     plan.seqs = seqs;
