@@ -7,7 +7,13 @@
 // 256 positions (8 warps) with an online (running max) softmax in float32, so any context length
 // runs in fixed shared memory. Prefill batches (more than 8 tokens) whose query heads share KV heads in
 // groups of 2, 4 or 8 (head dims up to 128) take one block per (token, KV head) instead, which
-// reads each key and value row once for its group. Limits: head_dim_k, head_dim_v <= kPagedAttentionMaxHeadDim.
+// reads each key and value row once for its group. Decode batches (at most 8 tokens) whose
+// contexts may be long (max_blocks * block_size over kAttentionSplitMinContext), with query heads
+// in groups of 1, 2, 4 or 8, head dims up to 128 and value head dims a multiple of 32, split each
+// token's context over blocks of 32 or more positions per KV head ("flash-decoding") when given
+// split_scratch: each block writes its share's softmax max, sum and unnormalized value sums, and
+// a second kernel adds the shares in order.
+// Limits: head_dim_k, head_dim_v <= kPagedAttentionMaxHeadDim.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +47,20 @@ struct CudaPagedAttentionParams {
   // n_head * head_dim_v (the levels, then one 16-byte record per block after them, at their byte
   // count rounded up to 16), as QuantMatVec's own quantization of out would.
   void* q8 = nullptr;
+  // Optional, device, PagedAttentionSplitScratchBytes(*this) bytes, 16-byte aligned: lets a decode
+  // batch over long contexts split them (see above). Without it, or where the launch does not
+  // split (the function returns 0), the kernels run as they would without it.
+  void* split_scratch = nullptr;
 };
+
+// Contexts up to this many positions (the bound max_blocks * block_size) run unsplit: one block's
+// chunk of 256 positions covers them.
+inline constexpr int64_t kAttentionSplitMinContext = 256;
+
+// Bytes of split_scratch a launch of this shape needs: 0 where it would not split. The figure
+// depends only on the heads and head dims (it covers 8 tokens and the most splits any context
+// takes), so one buffer serves every decode step of a model.
+size_t PagedAttentionSplitScratchBytes(const CudaPagedAttentionParams& p);
 
 absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* stream);
 

@@ -353,6 +353,12 @@ absl::Status CudaBackend::Attention(const AttentionParams& p) {
                                       .v_cache = p.v_cache, .block_size = p.block_size, .token_seq = p.token_seq,
                                       .token_pos = p.token_pos, .block_tables = p.block_tables,
                                       .max_blocks = p.max_blocks};
+  // Decode over long contexts splits each one over several blocks (flash-decoding): their records
+  // need a buffer, one size for the model (it covers every batch and context).
+  if (const size_t split = kernels::PagedAttentionSplitScratchBytes(k); split > 0) {
+    HOBBIT_RETURN_IF_ERROR(Reserve(attention_split_, split, "attention split-decode records"));
+    k.split_scratch = attention_split_->data();
+  }
   // Decode: the kernel also quantizes its output for the output product that follows (which
   // then skips its own quantization: NormQ8For).
   const int64_t width = int64_t{p.n_head} * p.head_dim_v;

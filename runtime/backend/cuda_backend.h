@@ -181,6 +181,8 @@ class CudaBackend final : public Backend {
   // RmsNormRoute's scratch: a counter the kernel leaves at zero, and each block's share of the
   // logits (zeroed when allocated).
   std::unique_ptr<DeviceBuffer> route_scratch_;
+  // Attention's split-decode records (each launch writes what it reads: never zeroed).
+  std::unique_ptr<DeviceBuffer> attention_split_;
   const float* norm_q8_x_ = nullptr;
   int64_t norm_q8_rows_ = 0;
   int64_t norm_q8_dim_ = 0;

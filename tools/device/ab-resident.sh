@@ -13,13 +13,14 @@
 # Q8_0; LAYERS 0 = all); ROUNDS: runs of each build per item (default 3), after one untimed run
 # of NEW. Batch 1 (the stream: TOKENS, default 64, from the first position) and BATCH sequences
 # (default 8) decoding BATCH_STEPS steps (default 16) after prompts of PROMPT tokens (default 16;
-# 4000 measures decode over long contexts), device routing and CUDA graphs on, no prefill. Items
+# 4000 measures decode over long contexts), device routing and CUDA graphs on, no prefill phase
+# (PREFILL: its --prefill lengths, e.g. 4000; the figures are in each run's file). Items
 # of one model in a row share its synthesized file. Prints each run's resident line and, last,
 # the median tok/s of each build per item (tools/device/ab-resident-summary.py), which
 # $OUT/ab-resident-summary.txt holds after every run.
 # TRACE=DIR (a build-trace folder from tools/device/kernel_trace/build.sh, carried): after the
-# rounds, one kernel-level and one graph-level traced run of each build per model, summarized
-# into $OUT/trace-MODEL-{new,old}.txt (kernel_trace/summarize.py; traces in the archive).
+# rounds, one kernel-level and one graph-level traced run of each build per item, summarized
+# into $OUT/trace-ITEM-{new,old}.txt (kernel_trace/summarize.py; traces in the archive).
 set -uo pipefail
 
 old="${1:?usage: $0 OLD_BUNDLE NEW_BUNDLE}"
@@ -67,7 +68,7 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
       [ "$r" = warmup ] && name="$item-warmup"
       LD_LIBRARY_PATH="$lib" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
         --tokens "${TOKENS:-64}" --warmup 8 --batch "$batch" --batch-steps "${BATCH_STEPS:-16}" \
-        --prompt-tokens "$prompt" --prefill none --device-routing on --cuda-graphs on \
+        --prompt-tokens "$prompt" --prefill "${PREFILL:-none}" --device-routing on --cuda-graphs on \
         --json "$out/$name.json" >"$out/$name.txt" 2>&1
       stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
       summary  # after every run: a call cut short by its time limit still returns what it measured
@@ -75,6 +76,11 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
   done
   [ -n "${TRACE:-}" ] || continue
   trace_lib="$(abs "$TRACE")"
+  # The summary reads the last 16 steps: the stream's (batch 1 from the first position), or for an
+  # item with PROMPT:BATCH the batched phase's.
+  trace_steps=(--tokens 40 --batch 0)
+  [ "$item" != "$preset-${layers}l-$type" ] &&
+    trace_steps=(--tokens 16 --batch "$batch" --batch-steps 24 --prompt-tokens "$prompt")
   for side in new old; do
     if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
     name="$item-$side"
@@ -83,7 +89,7 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
       [ "$level" = graphs ] && graphs=1
       CUDA_INJECTION64_PATH="$trace_lib/libkernel_trace.so" LD_LIBRARY_PATH="$lib:$trace_lib" KERNEL_TRACE_GRAPHS=$graphs \
         KERNEL_TRACE_OUT="$out/trace-$name-$level.csv" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" \
-        --modes resident --tokens 40 --warmup 8 --batch 0 --prefill none --device-routing on --cuda-graphs on \
+        --modes resident "${trace_steps[@]}" --warmup 8 --prefill none --device-routing on --cuda-graphs on \
         >"$out/trace-$name-$level.txt" 2>&1
       stamp "exit $? traced ($level) $name"
       python3 "$(dirname "$0")/kernel_trace/summarize.py" "$out/trace-$name-$level.csv" --order 12 \

@@ -48,7 +48,7 @@ struct RunResult {
 };
 
 RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt,
-                   bool device_routing = false, bool record_steps = false, int32_t chunk = 5) {
+                   bool device_routing = false, bool record_steps = false, int32_t chunk = 5, int32_t capacity = 256) {
   RunResult r;
   ModelLoadOptions options;
   options.device_routing = device_routing;
@@ -57,7 +57,7 @@ RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return r;
   SequenceRunner runner(**model, backend);
-  EXPECT_TRUE(runner.Init(256, chunk, /*block_size=*/4).ok());
+  EXPECT_TRUE(runner.Init(capacity, chunk, /*block_size=*/4).ok());
   StepOutput out;
   EXPECT_TRUE(runner.Append(prompt, LogitsWanted::kAll, &out).ok());
   r.prompt_logits = out.logits;
@@ -190,6 +190,25 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
               0);
     EXPECT_EQ(direct.recordings.recorded + direct.recordings.replayed, 0);
   }
+
+  // A sequence with room for 1,024 positions: its block table's bound (over
+  // kernels::kAttentionSplitMinContext) makes decode attention split the context over blocks and
+  // add their shares in a second kernel. The decode logits stay the CPU backend's, and replayed
+  // steps stay bit for bit the direct ones.
+  const RunResult long_table = RunModel(shared, **gpu, prompt, false, false, 5, /*capacity=*/1024);
+  const double long_vs_cpu = RelativeError(long_table.decode_logits, want.decode_logits);
+  std::printf("%s %s: split decode attention: relative error %.3g vs the CPU backend\n", c.arch.c_str(), c.file.c_str(),
+              long_vs_cpu);
+  EXPECT_LT(long_vs_cpu, 1e-5);
+  EXPECT_EQ(long_table.greedy, want.greedy);
+  const RunResult long_direct = RunModel(shared, **fast, prompt, true, false, 5, 1024);
+  const RunResult long_replayed = RunModel(shared, **fast, prompt, true, true, 5, 1024);
+  EXPECT_EQ(long_replayed.recordings.failed, 0);
+  EXPECT_EQ(long_replayed.greedy, long_direct.greedy);
+  ASSERT_EQ(long_replayed.decode_logits.size(), long_direct.decode_logits.size());
+  EXPECT_EQ(std::memcmp(long_replayed.decode_logits.data(), long_direct.decode_logits.data(),
+                        long_direct.decode_logits.size() * sizeof(float)),
+            0);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -328,9 +328,13 @@ TEST_F(CudaTwinTest, RmsNormRouteLeavesTheInt8CopyForTheProducts) {
 
 class CudaAttentionTest : public CudaTwinTest {
  protected:
+  // Caches of n_blocks blocks of 16; each of the 3 sequences' tables has max_blocks entries (their
+  // bound of max_blocks * 16 positions decides whether a decode batch splits its contexts: over
+  // kernels::kAttentionSplitMinContext). Tables longer than the cache reuse its blocks, as
+  // sequences sharing a prefix do.
   void Check(int32_t head_dim, int32_t n_head, int32_t n_head_kv, const std::vector<int32_t>& token_seq,
-             const std::vector<int32_t>& token_pos) {
-    const int32_t block_size = 16, n_blocks = 64, max_blocks = 20, n_seqs = 3;
+             const std::vector<int32_t>& token_pos, int32_t max_blocks = 20, int32_t n_blocks = 64) {
+    const int32_t block_size = 16, n_seqs = 3;
     const int64_t row = int64_t{n_head_kv} * head_dim;
     // Cache rows written through WriteKv from random K/V, one row per slot.
     const int32_t n_slots = block_size * n_blocks;
@@ -355,7 +359,7 @@ class CudaAttentionTest : public CudaTwinTest {
     std::iota(blocks.begin(), blocks.end(), 0);
     std::shuffle(blocks.begin(), blocks.end(), rng_);
     std::vector<int32_t> tables(n_seqs * max_blocks);
-    for (int32_t i = 0; i < n_seqs * max_blocks; ++i) tables[i] = blocks[i];
+    for (int32_t i = 0; i < n_seqs * max_blocks; ++i) tables[i] = blocks[i % n_blocks];
     const int32_t n_tokens = static_cast<int32_t>(token_seq.size());
     TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_head * head_dim));
     TwinBuffer out = Empty(sizeof(float) * n_tokens * n_head * head_dim);
@@ -371,7 +375,8 @@ class CudaAttentionTest : public CudaTwinTest {
     ASSERT_TRUE(gpu_->Attention(p).ok());
     const std::vector<float> got = Download<float>(out);
     EXPECT_LT(RelativeError(got, CpuCopy<float>(out)), kReductionTolerance)
-        << "head_dim " << head_dim << ", " << n_head << "/" << n_head_kv << " heads, " << n_tokens << " tokens";
+        << "head_dim " << head_dim << ", " << n_head << "/" << n_head_kv << " heads, " << n_tokens << " tokens, "
+        << max_blocks << " blocks a table";
     // A decode batch's attention also quantizes its output for the output product (int8
     // activations): that product equals, bit for bit, the product over the same values copied in.
     if (n_tokens <= 8) {
@@ -399,11 +404,38 @@ class CudaAttentionTest : public CudaTwinTest {
   }
 };
 
+// Tables of 20 blocks (a bound of 320 positions): the decode batch splits its contexts over
+// shares of 32 positions (head dims up to 128 and multiples of 32; 256 takes the per-head kernel).
 TEST_F(CudaAttentionTest, DecodeBatchOfThreeSequences) {
   for (int32_t head_dim : {64, 96, 128, 256}) {  // 96: lanes past the row idle; 256: two float4s a lane
     Check(head_dim, 8, 2, {0, 1, 2}, {0, 129, 319});
     Check(head_dim, 4, 4, {2, 0, 1}, {200, 17, 255});
   }
+}
+
+// Tables of 16 blocks (a bound of 256 positions, kAttentionSplitMinContext): one block per head
+// over the whole context, unsplit.
+TEST_F(CudaAttentionTest, DecodeShortContextsUnsplit) {
+  for (int32_t head_dim : {64, 128}) {
+    Check(head_dim, 8, 2, {0, 1, 2}, {0, 129, 255}, /*max_blocks=*/16);
+    Check(head_dim, 16, 2, {1, 2, 0, 1}, {63, 7, 200, 64}, /*max_blocks=*/16);
+  }
+}
+
+// Long contexts: tables of 2,048 blocks (a bound of 32,768 positions) take 128 shares a KV head;
+// 20,000 positions make shares of 160 (more than one chunk of the block's 128), 4,096 of 32, and
+// short contexts in the same batch one or a few shares. Query heads in groups of 8, 4, 2 and 1,
+// and a batch of 8 tokens (the most that splits).
+TEST_F(CudaAttentionTest, DecodeLongContextsSplit) {
+  const int32_t max_blocks = 2048, n_blocks = 1280;
+  for (int32_t head_dim : {64, 128}) {
+    Check(head_dim, 16, 2, {0, 1, 2}, {19999, 4095, 30}, max_blocks, n_blocks);
+    Check(head_dim, 8, 2, {2, 0, 1}, {1000, 8999, 513}, max_blocks, n_blocks);
+    Check(head_dim, 8, 4, {1}, {6000}, max_blocks, n_blocks);
+    Check(head_dim, 4, 4, {0, 2}, {5000, 2047}, max_blocks, n_blocks);
+  }
+  Check(96, 8, 2, {0, 1}, {3000, 700}, max_blocks, n_blocks);
+  Check(128, 16, 2, {0, 0, 1, 1, 2, 2, 0, 1}, {100, 2000, 3000, 4000, 5000, 6000, 7000, 19000}, max_blocks, n_blocks);
 }
 
 // Over 8 tokens, query heads sharing KV heads in groups of 2, 4 or 8 (head dims up to 128) take
