@@ -292,6 +292,14 @@ absl::Status Model::MoeBlock(int32_t l, int32_t n) {
     HOBBIT_RETURN_IF_ERROR(expert_ffn_->RunRouted(l, s.h(), s.expert_ids_device(), s.expert_weights_device(), n,
                                                   c.n_expert_used, s.moe_out()));
   } else {
+    // The experts are looked up by these ids on the host: one out of range (a backend's bug) is an
+    // error of the step, not a read past the layer's experts.
+    const int32_t* ids = s.expert_ids();
+    for (int64_t i = 0; i < int64_t{n} * c.n_expert_used; ++i) {
+      if (ids[i] < 0 || ids[i] >= c.n_expert) {
+        return absl::InternalError(absl::StrCat("layer ", l, ": the router chose expert ", ids[i], " of ", c.n_expert));
+      }
+    }
     ExpertRouting routing{n, c.n_expert_used, s.expert_ids(), s.expert_weights(), s.seq_ids()};
     HOBBIT_RETURN_IF_ERROR(expert_ffn_->Run(l, s.h(), routing, s.moe_out()));
   }

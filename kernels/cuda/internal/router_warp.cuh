@@ -19,6 +19,13 @@ inline constexpr int kRouterPerLane = kRouterMaxExperts / 32;
 __device__ __forceinline__ void RouteTokenOfWarp(float (&logit)[kRouterPerLane], int n_expert, int k,
                                                  bool renormalize, int32_t* ids, float* weights, int lane) {
   float (&prob)[kRouterPerLane] = logit;
+  // Logits clamped to +-1e30 (a NaN to -1e30: fmaxf returns its other operand), so every
+  // probability below is a number and the picks are k distinct experts of the n_expert even when
+  // something upstream went non-finite: the expert kernels index weights by them. (Clamping the
+  // probabilities after the division instead took the kernel from 95 to 126 registers and
+  // mixtral's batch-1 decode 2.8 % slower on the H200.)
+#pragma unroll
+  for (int i = 0; i < kRouterPerLane; ++i) prob[i] = fminf(fmaxf(prob[i], -1e30f), 1e30f);
   float max = -INFINITY;
 #pragma unroll
   for (int i = 0; i < kRouterPerLane; ++i) max = fmaxf(max, prob[i]);

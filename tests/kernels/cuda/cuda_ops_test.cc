@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -207,6 +208,35 @@ TEST_F(CudaTwinTest, RouterTopKMatchesIdsAndWeights) {
         EXPECT_LT(RelativeError(w_g, w_c), kElementwiseTolerance * 4) << n_expert << " experts, k " << k;
       }
     }
+  }
+}
+
+// Logits that are not numbers (a NaN or infinity upstream) still give k distinct experts in
+// range: the expert kernels index weights by them, and a bad id must not read outside them.
+TEST_F(CudaTwinTest, RouterPicksValidExpertsFromNonFiniteLogits) {
+  const int32_t n_expert = 64, k = 8, n_tokens = 4;
+  std::vector<float> values = RandomFloats(size_t{1} * n_tokens * n_expert, 2.0f);
+  values[3] = std::nanf("");                                                    // token 0: one NaN
+  for (int32_t e = 0; e < n_expert; ++e) values[n_expert + e] = std::nanf("");  // token 1: all NaN
+  values[2 * n_expert + 5] = INFINITY;                                          // token 2: +inf (inf - inf is NaN)
+  values[3 * n_expert + 7] = -INFINITY;                                         // token 3: -inf (a probability of 0)
+  TwinBuffer logits = Twin(values);
+  std::vector<int32_t> ids(n_tokens * k, -1);
+  std::vector<float> weights(n_tokens * k, -1.0f);
+  RouterParams p{.n_tokens = n_tokens, .n_expert = n_expert, .k = k, .renormalize = true};
+  p.logits = logits.g<float>();
+  p.ids_host = ids.data();
+  p.weights_host = weights.data();
+  ASSERT_TRUE(gpu_->Router(p).ok());
+  for (int32_t t = 0; t < n_tokens; ++t) {
+    std::set<int32_t> seen;
+    for (int32_t j = 0; j < k; ++j) {
+      const int32_t id = ids[t * k + j];
+      EXPECT_GE(id, 0) << "token " << t;
+      EXPECT_LT(id, n_expert) << "token " << t;
+      seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), size_t{k}) << "token " << t;
   }
 }
 
