@@ -78,6 +78,16 @@ RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend
   return r;
 }
 
+// Replayed steps run the direct run's ops: the same greedy tokens and, bit for bit, the same
+// decode logits.
+void ExpectSameDecode(const RunResult& replayed, const RunResult& direct) {
+  EXPECT_EQ(replayed.greedy, direct.greedy);
+  ASSERT_EQ(replayed.decode_logits.size(), direct.decode_logits.size());
+  EXPECT_EQ(std::memcmp(replayed.decode_logits.data(), direct.decode_logits.data(),
+                        direct.decode_logits.size() * sizeof(float)),
+            0);
+}
+
 class CudaModelGoldenTest : public ::testing::TestWithParam<GoldenCase> {
  protected:
   void SetUp() override {
@@ -183,11 +193,7 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
     } else {
       EXPECT_EQ(replayed.recordings.recorded + replayed.recordings.replayed, 0);
     }
-    EXPECT_EQ(replayed.greedy, direct.greedy);
-    ASSERT_EQ(replayed.decode_logits.size(), direct.decode_logits.size());
-    EXPECT_EQ(std::memcmp(replayed.decode_logits.data(), direct.decode_logits.data(),
-                          direct.decode_logits.size() * sizeof(float)),
-              0);
+    ExpectSameDecode(replayed, direct);
     EXPECT_EQ(direct.recordings.recorded + direct.recordings.replayed, 0);
   }
 
@@ -204,11 +210,7 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   const RunResult long_direct = RunModel(shared, **fast, prompt, true, false, 5, 1024);
   const RunResult long_replayed = RunModel(shared, **fast, prompt, true, true, 5, 1024);
   EXPECT_EQ(long_replayed.recordings.failed, 0);
-  EXPECT_EQ(long_replayed.greedy, long_direct.greedy);
-  ASSERT_EQ(long_replayed.decode_logits.size(), long_direct.decode_logits.size());
-  EXPECT_EQ(std::memcmp(long_replayed.decode_logits.data(), long_direct.decode_logits.data(),
-                        long_direct.decode_logits.size() * sizeof(float)),
-            0);
+  ExpectSameDecode(long_replayed, long_direct);
 }
 
 INSTANTIATE_TEST_SUITE_P(
