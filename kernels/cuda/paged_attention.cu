@@ -253,8 +253,8 @@ __host__ __device__ __forceinline__ SplitShare ShareOf(int32_t n_ctx, int32_t n_
 
 // The split kernel's records for (token, KV head) tk, share s, head g of the group: the share's
 // softmax max and sum at ml[(tk * n_split + s) * G + g], its unnormalized value sums at
-// acc[((tk * n_split + s) * G + g) * head_dim_v ...]. Laid out for kMaxSplits shares of
-// kGroupMinTokens tokens whatever the launch's counts, so one buffer serves every launch.
+// acc[((tk * n_split + s) * G + g) * head_dim_v ...], indexed with the launch's own n_split. Sized
+// for kMaxSplits shares of kGroupMinTokens tokens, so one buffer serves every launch.
 struct SplitRecords {
   float2* ml;
   float* acc;
