@@ -22,6 +22,10 @@
 #                    RESIDENT_VARIANTS picks others, tf32 included)
 #   resident-qwen3   resident decode of qwen3-30b-a3b (48 layers, Q8_0), device routing with and
 #                    without CUDA graphs
+#   resident-long    resident decode after long prompts (LONG_PROMPTS, default "4000 16000"): the
+#                    8-layer mixtral shape and qwen3-30b-a3b (4000 only: its prompt prefill is
+#                    quadratic) in Q8_0, batch 1 and 8 (LONG_BATCHES), 32 timed steps each; the
+#                    table's "batch t/s" column is the long-context figure
 #   ncu              Nsight Compute's time of every kernel of a decode step (mixtral shape 2 layers,
 #                    qwen3 shape 4 layers; Q8_0, device routing), summarized by kind per layer
 #                    (tools/device/ncu-summary.py); the CSVs land in $OUT
@@ -98,6 +102,22 @@ for b in ${BENCHES:-mixtral qwen3}; do
                    --prefill-precision "$precision" --roofline-bandwidth "${ROOFLINE_BW:-4.25e12}" \
                    --json "$out/bench-resident-$name.json" >"$out/bench-resident-$name.txt" 2>&1
                  echo "exit $? ($name)"; grep -E "^resident|recorded" "$out/bench-resident-$name.txt" | head -3
+               done
+             done
+             continue ;;
+    resident-long)
+             for shape in mixtral-8x7b:8 qwen3-30b-a3b:0; do
+               preset="${shape%%:*}" layers="${shape#*:}"
+               path="$(model "$preset" "$layers" q8_0)" || continue
+               for prompt in ${LONG_PROMPTS:-4000 16000}; do
+                 [ "$preset" = qwen3-30b-a3b ] && [ "$prompt" -gt 4000 ] && continue
+                 for batch in ${LONG_BATCHES:-1 8}; do
+                   name="$preset-p$prompt-b$batch"
+                   timeout 150 "$tool" bench --model "$path" --modes resident --tokens 16 --warmup 8 \
+                     --batch "$batch" --batch-steps 32 --prompt-tokens "$prompt" --prefill none \
+                     --json "$out/bench-resident-long-$name.json" >"$out/bench-resident-long-$name.txt" 2>&1
+                   echo "exit $? ($name)"; grep -E "^resident" "$out/bench-resident-long-$name.txt" | head -1
+                 done
                done
              done
              continue ;;
