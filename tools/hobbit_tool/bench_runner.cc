@@ -192,8 +192,9 @@ absl::Status BenchRunner::RunStream(Loaded& m, bool reference, ModeResult* r) {
 // --batch sequences with their own seeded prompts, prefilled untimed, then kBatchWarmupSteps
 // untimed decode steps and --batch-steps timed ones, of one token per sequence (each its own greedy
 // choice). The warm-up steps keep a new step shape's one-off costs out of the figure: with CUDA
-// graphs its first step runs directly and its second is recorded (Model::RunStep), which for
-// qwen3-30b-a3b cost about as much as 30 replayed steps of a 4,000-token context.
+// graphs its first step runs directly and its second is recorded (Model::RunStep); a server
+// replays a shape for many steps. (On the H200 this moved qwen3-30b-a3b's 32 timed steps after
+// 4,000-token prompts by under 1 %.)
 absl::Status BenchRunner::RunBatch(Loaded& m, PhaseFigures* f) {
   const int32_t b = options_.batch, p = options_.prompt_tokens, steps = options_.batch_steps;
   const int32_t per_seq = (p + kBatchWarmupSteps + steps + kBlockSize - 1) / kBlockSize;
