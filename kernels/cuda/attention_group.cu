@@ -23,7 +23,8 @@ constexpr int kGroupScoreChunk = 4;
 
 // Split decode ("flash-decoding"): one block per (token, KV head, share of the context). With one
 // block per head over the whole context, a decode token's attention ran on n_head blocks, each
-// reading its KV head's rows a few kilobytes at a time: at 4,096 positions that is ~100 us a layer.
+// reading its KV head's rows a few kilobytes at a time: ~360 us a layer at 4,000 positions (mixtral
+// shape, H200 kernel timeline; BENCHMARKS.md, eighth numbers).
 // A share is at least kSplitPositions positions; a bound of B positions takes
 // min(kMaxSplits, B / kSplitPositions) blocks per KV head, of which the first ceil(n_ctx / share)
 // have positions (the bound is a power-of-two bucket of the longest context in the batch).
@@ -101,7 +102,8 @@ __device__ __forceinline__ void WarpReduceScatter(float (&v)[N], int lane) {
 // kSplit asks for 4 blocks a multiprocessor (2 for groups of 8): the split kernel's time is its
 // blocks' memory round trips, hidden only by other blocks (at 130 registers groups of 4 ran 3
 // blocks). Groups of 8 need ~190 registers: held to 168 for 3 blocks they spilled, and qwen3's
-// long-context decode ran slower than with 2 blocks (BENCHMARKS.md).
+// long-context decode measured ~9 % below the version before, which ran 2 blocks (BENCHMARKS.md);
+// 2 is kept, not yet timed in this form.
 template <int G, bool kSplit, int kScore>
 __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
     AttentionGroupKernel(CudaPagedAttentionParams p) {
