@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kernels/base/kv_cache_type.h"
 #include "kernels/base/status_macros.h"
 #include "runtime/backend/prefill_precision.h"
 
@@ -241,7 +242,9 @@ std::vector<Section> Schema(DaemonConfig* c) {
         {"max_stop_string_bytes", IntReader(&sched.max_stop_string_bytes, 1, 1 << 16)}}},
       {"kv",
        {{"block_size", IntReader(&c->engine.kv.block_size, 1, 4096)},
-        {"cache_bytes", IntReader(&c->engine.kv.cache_bytes, 1, kInt64Max)}}},
+        {"cache_bytes", IntReader(&c->engine.kv.cache_bytes, 1, kInt64Max)},
+        {"type", EnumReader(&c->engine.kv.type, [](const std::string& s) { return kernels::ParseKvCacheType(s); },
+                            "f16 or f32")}}},
       {"server",
        {{"listen", ListenReader(&srv.listen)},
         {"max_receive_message_bytes", IntReader(&srv.max_receive_message_bytes, 1024, kInt32Max)},

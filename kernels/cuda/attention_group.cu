@@ -14,6 +14,10 @@ namespace {
 
 using cuda_internal::ContextOf;
 using cuda_internal::ContextRows;
+using cuda_internal::Kv4;
+using cuda_internal::LoadKv4;
+using cuda_internal::ToFloat4;
+using cuda_internal::ZeroKv4;
 
 constexpr int kThreads = 128;  // a block's threads; also its context positions per chunk
 constexpr int kWarps = kThreads / 32;
@@ -101,10 +105,12 @@ __device__ __forceinline__ void WarpReduceScatter(float (&v)[N], int lane) {
 // (SplitRecords) for AttentionCombineKernel.
 // kSplit asks for 4 blocks a multiprocessor (2 for groups of 8): the split kernel's time is its
 // blocks' memory round trips, hidden only by other blocks (at 130 registers groups of 4 ran 3
-// blocks). Groups of 8 need ~190 registers: held to 168 for 3 blocks they spilled, and qwen3's
-// long-context decode measured ~9 % below the version before, which ran 2 blocks (BENCHMARKS.md);
-// 2 is kept, not yet timed in this form.
-template <int G, bool kSplit, int kScore>
+// blocks). Groups of 8 need ~200 registers: held to 168 for 3 blocks they spilled, and qwen3's
+// long-context decode measured ~9 % below the version before, which ran 2 blocks; at 2 blocks
+// qwen3 ran 226-233 tok/s after 4,000 positions, and 243-250 once a warp's keys were loaded
+// together (BENCHMARKS.md, ninth numbers).
+// T: the caches' element (float or __half).
+template <int G, bool kSplit, int kScore, class T>
 __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
     AttentionGroupKernel(CudaPagedAttentionParams p) {
   cuda_internal::AfterPriorGrid();
@@ -117,7 +123,7 @@ __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
   const int32_t kvh = blockIdx.x % p.n_head_kv;
   const int32_t h0 = kvh * G;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const ContextRows ctx = ContextOf(p, t, kvh);
+  const ContextRows<T> ctx = ContextOf<T>(p, t, kvh);
   int32_t j_begin = 0, j_end = ctx.n_ctx;
   if constexpr (kSplit) {
     const SplitShare share = ShareOf(ctx.n_ctx, static_cast<int32_t>(gridDim.y));
@@ -145,7 +151,7 @@ __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
   for (int g = 0; g < G; ++g) acc[g] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   // kSplit: the value rows of a warp's first kScore positions of a chunk, loaded with their key
   // rows (a share of kSplitPositions is one such round: its keys and values in one trip to memory).
-  [[maybe_unused]] float4 v_first[kSplit ? kScore : 1];
+  [[maybe_unused]] Kv4<T> v_first[kSplit ? kScore : 1];  // as loaded (internal/paged_context.cuh)
   // The first chunk's cache slots, read with the queries (one round trip for both).
   if (j_begin + static_cast<int32_t>(threadIdx.x) < j_end) {
     slot_s[threadIdx.x] = ctx.Slot(j_begin + static_cast<int32_t>(threadIdx.x), p.block_size);
@@ -164,21 +170,25 @@ __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
 #pragma unroll
         for (int u = 0; u < kScore; ++u) {
           const int32_t i = i0 + u * kWarps;
-          v_first[u] = i < n_here ? __ldg(reinterpret_cast<const float4*>(ctx.v_base + slot_s[i] * ctx.v_stride) + lane)
-                                  : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          v_first[u] = i < n_here ? LoadKv4(ctx.v_base + slot_s[i] * ctx.v_stride, lane) : ZeroKv4<T>();
         }
       }
       if (k_lane) {
+        // Every position's key is loaded before any is used: dotting each as it arrived made the
+        // warp wait for every key in turn (H200 SASS), kScore round trips instead of one.
+        Kv4<T> key[kScore];
 #pragma unroll
         for (int u = 0; u < kScore; ++u) {
           const int32_t i = i0 + u * kWarps;
-          if (i < n_here) {
-            const float4 a = __ldg(reinterpret_cast<const float4*>(ctx.k_base + slot_s[i] * ctx.k_stride) + lane);
+          key[u] = i < n_here ? LoadKv4(ctx.k_base + slot_s[i] * ctx.k_stride, lane) : ZeroKv4<T>();
+        }
 #pragma unroll
-            for (int g = 0; g < G; ++g) {
-              const float4 b = reinterpret_cast<const float4*>(q_s[g])[lane];
-              dot[u * G + g] = fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, a.x * b.x)));
-            }
+        for (int u = 0; u < kScore; ++u) {  // positions past the chunk dot zeros, unused
+          const float4 a = ToFloat4(key[u]);
+#pragma unroll
+          for (int g = 0; g < G; ++g) {
+            const float4 b = reinterpret_cast<const float4*>(q_s[g])[lane];
+            dot[u * G + g] = fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, a.x * b.x)));
           }
         }
       }
@@ -238,17 +248,18 @@ __global__ void __launch_bounds__(kThreads, kSplit ? (G >= 8 ? 2 : 4) : 1)
 #pragma unroll
         for (int u = 0; u < kScore; ++u, i += kWarps) {
           if (i >= n_here) continue;  // not loaded (a warp past a short chunk's end loaded none)
+          const float4 x = ToFloat4(v_first[u]);
 #pragma unroll
           for (int g = 0; g < G; ++g) {
             const float pr = prob[g][i];
-            acc[g] = make_float4(fmaf(pr, v_first[u].x, acc[g].x), fmaf(pr, v_first[u].y, acc[g].y),
-                                 fmaf(pr, v_first[u].z, acc[g].z), fmaf(pr, v_first[u].w, acc[g].w));
+            acc[g] = make_float4(fmaf(pr, x.x, acc[g].x), fmaf(pr, x.y, acc[g].y), fmaf(pr, x.z, acc[g].z),
+                                 fmaf(pr, x.w, acc[g].w));
           }
         }
       }
 #pragma unroll kScore
       for (; i < n_here; i += kWarps) {
-        const float4 x = __ldg(reinterpret_cast<const float4*>(ctx.v_base + slot_s[i] * ctx.v_stride) + lane);
+        const float4 x = ToFloat4(LoadKv4(ctx.v_base + slot_s[i] * ctx.v_stride, lane));
 #pragma unroll
         for (int g = 0; g < G; ++g) {
           const float pr = prob[g][i];
@@ -375,9 +386,16 @@ bool LaunchGroupedPrefill(const CudaPagedAttentionParams& p, bool vec, CUstream_
     return false;
   }
   const auto tk = static_cast<unsigned>(static_cast<int64_t>(p.n_tokens) * p.n_head_kv);
-  if (group == 2) LaunchAfterPrior(AttentionGroupKernel<2, false, kGroupScoreChunk>, tk, kThreads, stream, p);
-  if (group == 4) LaunchAfterPrior(AttentionGroupKernel<4, false, kGroupScoreChunk>, tk, kThreads, stream, p);
-  if (group == 8) LaunchAfterPrior(AttentionGroupKernel<8, false, kGroupScoreChunk>, tk, kThreads, stream, p);
+  const auto launch = [&]<class T>() {
+    if (group == 2) LaunchAfterPrior(AttentionGroupKernel<2, false, kGroupScoreChunk, T>, tk, kThreads, stream, p);
+    if (group == 4) LaunchAfterPrior(AttentionGroupKernel<4, false, kGroupScoreChunk, T>, tk, kThreads, stream, p);
+    if (group == 8) LaunchAfterPrior(AttentionGroupKernel<8, false, kGroupScoreChunk, T>, tk, kThreads, stream, p);
+  };
+  if (p.kv_type == KvCacheType::kF16) {
+    launch.operator()<__half>();
+  } else {
+    launch.operator()<float>();
+  }
   return true;
 }
 
@@ -395,10 +413,17 @@ int32_t SplitCount(const CudaPagedAttentionParams& p) {
 void LaunchSplitDecode(const CudaPagedAttentionParams& p, int32_t n_split, CUstream_st* stream) {
   const int group = p.n_head / p.n_head_kv;
   const dim3 grid(static_cast<unsigned>(static_cast<int64_t>(p.n_tokens) * p.n_head_kv), static_cast<unsigned>(n_split));
-  if (group == 1) LaunchAfterPrior(AttentionGroupKernel<1, true, kSplitScoreChunk>, grid, kThreads, stream, p);
-  if (group == 2) LaunchAfterPrior(AttentionGroupKernel<2, true, kSplitScoreChunk>, grid, kThreads, stream, p);
-  if (group == 4) LaunchAfterPrior(AttentionGroupKernel<4, true, kSplitScoreChunk>, grid, kThreads, stream, p);
-  if (group == 8) LaunchAfterPrior(AttentionGroupKernel<8, true, kSplitScoreChunk>, grid, kThreads, stream, p);
+  const auto launch = [&]<class T>() {
+    if (group == 1) LaunchAfterPrior(AttentionGroupKernel<1, true, kSplitScoreChunk, T>, grid, kThreads, stream, p);
+    if (group == 2) LaunchAfterPrior(AttentionGroupKernel<2, true, kSplitScoreChunk, T>, grid, kThreads, stream, p);
+    if (group == 4) LaunchAfterPrior(AttentionGroupKernel<4, true, kSplitScoreChunk, T>, grid, kThreads, stream, p);
+    if (group == 8) LaunchAfterPrior(AttentionGroupKernel<8, true, kSplitScoreChunk, T>, grid, kThreads, stream, p);
+  };
+  if (p.kv_type == KvCacheType::kF16) {
+    launch.operator()<__half>();
+  } else {
+    launch.operator()<float>();
+  }
   LaunchAfterPrior(AttentionCombineKernel, dim3(grid.x, static_cast<unsigned>(group)),
                    static_cast<unsigned>(kCombineParts * p.head_dim_v), stream, p, n_split);
 }

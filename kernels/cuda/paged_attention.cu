@@ -12,6 +12,11 @@ namespace {
 
 using cuda_internal::ContextOf;
 using cuda_internal::ContextRows;
+using cuda_internal::LoadKv;
+using cuda_internal::Kv4;
+using cuda_internal::LoadKv4;
+using cuda_internal::ToFloat4;
+using cuda_internal::ZeroKv4;
 
 
 // The per-head decode kernel's threads: 8 warps, so the keys and values of a short context are read in
@@ -48,8 +53,8 @@ constexpr int kScoreChunk = 8;  // positions a warp scores at once (their key lo
 // partial sums (lanes across the row), which are added across warps at the end. Before, a warp
 // read the block table, then the key row, of four positions at a time, and a thread per dim
 // walked all positions' value rows: 7.5 us for one mixtral decode token. kVec: head dims % 4 == 0
-// and 16-byte aligned rows (float4 loads).
-template <bool kVec>
+// and 16-byte aligned rows (4 elements a load). T: the caches' element (float or __half).
+template <bool kVec, class T>
 __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAttentionParams p) {
   constexpr int kThreads = kDecodeThreads, kWarps = kDecodeThreads / 32;
   cuda_internal::AfterPriorGrid();
@@ -63,7 +68,7 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
   const int32_t kvh = h / (p.n_head / p.n_head_kv);
   const float* q = p.q + (static_cast<int64_t>(t) * p.n_head + h) * p.head_dim_k;
   for (int d = threadIdx.x; d < p.head_dim_k; d += kThreads) q_s[d] = q[d];
-  const ContextRows ctx = ContextOf(p, t, kvh);
+  const ContextRows<T> ctx = ContextOf<T>(p, t, kvh);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int v_units = kVec ? p.head_dim_v / 4 : p.head_dim_v;  // float4s or floats of a value row
   float acc[kAccPerLane] = {};
@@ -76,7 +81,7 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
   // softmax does not wait for a round of loads (one of the few round trips a short context's
   // decode attention is made of).
   const bool v_early = kVec && v_units <= 32;
-  float4 v_first[kScoreChunk];
+  Kv4<T> v_first[kScoreChunk];  // as loaded (internal/paged_context.cuh)
   for (int32_t j0 = 0; j0 < ctx.n_ctx; j0 += kThreads) {
     const int32_t j = j0 + threadIdx.x;
     const int32_t n_here = min(kThreads, ctx.n_ctx - j0);
@@ -88,24 +93,31 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
 #pragma unroll
         for (int u = 0; u < kScoreChunk; ++u) {
           const int32_t i = i0 + u * kWarps;
-          v_first[u] = i < n_here && lane < v_units
-                           ? __ldg(reinterpret_cast<const float4*>(ctx.v_base + slot_s[i] * ctx.v_stride) + lane)
-                           : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          v_first[u] =
+              i < n_here && lane < v_units ? LoadKv4(ctx.v_base + slot_s[i] * ctx.v_stride, lane) : ZeroKv4<T>();
         }
       }
       for (int c = lane; c < k_units; c += 32) {
+        if constexpr (kVec) {
+          // The kScoreChunk positions' keys are all loaded before any is used: dotting each as it
+          // arrived made the warp wait for every key in turn (H200 SASS), kScoreChunk round trips.
+          Kv4<T> key[kScoreChunk];
 #pragma unroll
-        for (int u = 0; u < kScoreChunk; ++u) {
-          const int32_t i = i0 + u * kWarps;
-          if (i < n_here) {
-            const float* k = ctx.k_base + slot_s[i] * ctx.k_stride;
-            if constexpr (kVec) {
-              const float4 a = __ldg(reinterpret_cast<const float4*>(k) + c);
-              const float4 b = reinterpret_cast<const float4*>(q_s)[c];
-              dot[u] = fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, fmaf(a.x, b.x, dot[u]))));
-            } else {
-              dot[u] = fmaf(__ldg(k + c), q_s[c], dot[u]);
-            }
+          for (int u = 0; u < kScoreChunk; ++u) {
+            const int32_t i = i0 + u * kWarps;
+            key[u] = i < n_here ? LoadKv4(ctx.k_base + slot_s[i] * ctx.k_stride, c) : ZeroKv4<T>();
+          }
+          const float4 b = reinterpret_cast<const float4*>(q_s)[c];
+#pragma unroll
+          for (int u = 0; u < kScoreChunk; ++u) {  // positions past the chunk dot zeros, unused
+            const float4 a = ToFloat4(key[u]);
+            dot[u] = fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, fmaf(a.x, b.x, dot[u]))));
+          }
+        } else {
+#pragma unroll
+          for (int u = 0; u < kScoreChunk; ++u) {
+            const int32_t i = i0 + u * kWarps;
+            if (i < n_here) dot[u] = fmaf(LoadKv(ctx.k_base + slot_s[i] * ctx.k_stride, c), q_s[c], dot[u]);
           }
         }
       }
@@ -134,23 +146,24 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
       for (int u = 0; u < kScoreChunk; ++u, i += kWarps) {
         if (i < n_here && lane < v_units) {
           const float pr = prob[i];
-          acc[0] = fmaf(pr, v_first[u].x, acc[0]);
-          acc[1] = fmaf(pr, v_first[u].y, acc[1]);
-          acc[2] = fmaf(pr, v_first[u].z, acc[2]);
-          acc[3] = fmaf(pr, v_first[u].w, acc[3]);
+          const float4 x = ToFloat4(v_first[u]);
+          acc[0] = fmaf(pr, x.x, acc[0]);
+          acc[1] = fmaf(pr, x.y, acc[1]);
+          acc[2] = fmaf(pr, x.z, acc[2]);
+          acc[3] = fmaf(pr, x.w, acc[3]);
         }
       }
     }
 #pragma unroll 8
     for (; i < n_here; i += kWarps) {
       const float pr = prob[i];
-      const float* v = ctx.v_base + slot_s[i] * ctx.v_stride;
+      const T* v = ctx.v_base + slot_s[i] * ctx.v_stride;
       if constexpr (kVec) {
 #pragma unroll
         for (int c = 0; c < kAccPerLane / 4; ++c) {
           const int d4 = lane + 32 * c;
           if (d4 < v_units) {
-            const float4 x = __ldg(reinterpret_cast<const float4*>(v) + d4);
+            const float4 x = ToFloat4(LoadKv4(v, d4));
             acc[4 * c] = fmaf(pr, x.x, acc[4 * c]);
             acc[4 * c + 1] = fmaf(pr, x.y, acc[4 * c + 1]);
             acc[4 * c + 2] = fmaf(pr, x.z, acc[4 * c + 2]);
@@ -161,7 +174,7 @@ __global__ void __launch_bounds__(kDecodeThreads) AttentionKernel(CudaPagedAtten
 #pragma unroll
         for (int c = 0; c < kAccPerLane; ++c) {
           const int d = lane + 32 * c;
-          if (d < v_units) acc[c] = fmaf(pr, __ldg(v + d), acc[c]);
+          if (d < v_units) acc[c] = fmaf(pr, LoadKv(v, d), acc[c]);
         }
       }
     }
@@ -235,10 +248,13 @@ absl::Status PagedAttentionF32(const CudaPagedAttentionParams& p, CUstream_st* s
     cuda_internal::LaunchSplitDecode(p, n_split, stream);
     return cuda_internal::LaunchStatus("cuda attention (split)");
   }
-  if (vec) {
-    cuda_internal::LaunchAfterPrior(AttentionKernel<true>, static_cast<unsigned>(blocks), kDecodeThreads, stream, p);
+  const auto grid = static_cast<unsigned>(blocks);
+  if (p.kv_type == KvCacheType::kF16) {
+    if (vec) cuda_internal::LaunchAfterPrior(AttentionKernel<true, __half>, grid, kDecodeThreads, stream, p);
+    if (!vec) cuda_internal::LaunchAfterPrior(AttentionKernel<false, __half>, grid, kDecodeThreads, stream, p);
   } else {
-    cuda_internal::LaunchAfterPrior(AttentionKernel<false>, static_cast<unsigned>(blocks), kDecodeThreads, stream, p);
+    if (vec) cuda_internal::LaunchAfterPrior(AttentionKernel<true, float>, grid, kDecodeThreads, stream, p);
+    if (!vec) cuda_internal::LaunchAfterPrior(AttentionKernel<false, float>, grid, kDecodeThreads, stream, p);
   }
   return cuda_internal::LaunchStatus("cuda attention");
 }

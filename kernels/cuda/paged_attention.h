@@ -1,7 +1,8 @@
 // Causal attention over a paged KV cache on CUDA, for decode and prefill tokens of several
 // sequences in one launch.
 //
-// Caches are [num_blocks, block_size, n_head_kv, head_dim] float32. Token t of sequence s at
+// Caches are [num_blocks, block_size, n_head_kv, head_dim] of float32 or IEEE half (kv_type; half
+// elements are read back exactly as float32, every sum is float32). Token t of sequence s at
 // position p attends to positions 0..p of s through s's block table; query head h reads KV head
 // h / (n_head / n_head_kv). One thread block per (token, head) walks the context in chunks of
 // 256 positions (8 warps) with an online (running max) softmax in float32, so any context length
@@ -19,6 +20,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "kernels/base/kv_cache_type.h"
 
 struct CUstream_st;
 
@@ -35,8 +37,9 @@ struct CudaPagedAttentionParams {
   int32_t head_dim_k = 0;
   int32_t head_dim_v = 0;
   float scale = 1.0f;
-  const float* k_cache = nullptr;
-  const float* v_cache = nullptr;
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  KvCacheType kv_type = KvCacheType::kF32;
   int32_t block_size = 0;
   const int32_t* token_seq = nullptr;     // device [n_tokens]
   const int32_t* token_pos = nullptr;     // device [n_tokens]

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/internal/launch_status.h"
+#include "kernels/cuda/internal/paged_context.cuh"
 #include "kernels/cuda/internal/pdl.cuh"
 #include "kernels/cuda/internal/row_rms.cuh"
 
@@ -24,6 +25,15 @@ struct InvFreqTable {
 // evenly (a single block copying a 1024-float row took ~6 us of serial load latency).
 __host__ __device__ inline int32_t VBlocks(const CudaRopeParams& p) {
   return p.n_heads2 > 0 && p.v_row % p.n_heads2 == 0 ? p.n_heads2 : 1;
+}
+
+// Element i of a KV cache of float (f16 false) or __half elements.
+__device__ __forceinline__ void PutCache(void* cache, int64_t i, float x, bool f16) {
+  if (f16) {
+    cuda_internal::StoreKv(static_cast<__half*>(cache) + i, x);
+  } else {
+    cuda_internal::StoreKv(static_cast<float*>(cache) + i, x);
+  }
 }
 
 // Block (t, h): head h of token t — h < n_heads a head of x, then the n_heads2 heads of x2, then
@@ -50,21 +60,22 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
   }
   cuda_internal::AfterPriorGrid();
   const bool kv = p.k_cache != nullptr;
+  const bool f16 = p.kv_type == KvCacheType::kF16;
   const int64_t slot = kv ? p.slots[t] : 0;
   if (h >= p.n_heads + p.n_heads2) {  // part j of V's row to the cache
     const int32_t j = h - p.n_heads - p.n_heads2;
     const int64_t chunk = p.v_row / VBlocks(p);
     const float* __restrict__ src = p.v + static_cast<int64_t>(t) * p.v_row + j * chunk;
-    float* __restrict__ dst = p.v_cache + slot * p.v_row + j * chunk;
-    for (int64_t d = threadIdx.x; d < chunk; d += blockDim.x) dst[d] = src[d];
+    const int64_t dst = slot * p.v_row + j * chunk;
+    for (int64_t d = threadIdx.x; d < chunk; d += blockDim.x) PutCache(p.v_cache, dst + d, src[d], f16);
     return;
   }
   const bool second = h >= p.n_heads;
   const int32_t head = second ? h - p.n_heads : h;
   float* v = second ? p.x2 + (static_cast<int64_t>(t) * p.n_heads2 + head) * p.head_dim
                     : p.x + (static_cast<int64_t>(t) * p.n_heads + head) * p.head_dim;
-  float* cache = second && kv ? p.k_cache + slot * p.n_heads2 * p.head_dim + static_cast<int64_t>(head) * p.head_dim
-                              : nullptr;
+  // The head's row in the key cache (element offset), or none.
+  const int64_t cache = second && kv ? slot * p.n_heads2 * p.head_dim + static_cast<int64_t>(head) * p.head_dim : -1;
   if (one_pair) {
     const float x0_in = v[a_pair], x1_in = v[b_pair];
     const double position = static_cast<double>(p.positions[t]);
@@ -85,9 +96,9 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
     const float rb = x0 * s + x1 * c;
     v[a_pair] = ra;
     v[b_pair] = rb;
-    if (cache != nullptr) {
-      cache[a_pair] = ra;
-      cache[b_pair] = rb;
+    if (cache >= 0) {
+      PutCache(p.k_cache, cache + a_pair, ra, f16);
+      PutCache(p.k_cache, cache + b_pair, rb, f16);
     }
     return;
   }
@@ -116,14 +127,14 @@ __global__ void __launch_bounds__(kHeadThreads) RopeHeadsKernel(CudaRopeParams p
     const float rb = x0 * s + x1 * c;
     v[a] = ra;
     v[b] = rb;
-    if (cache != nullptr) {
-      cache[a] = ra;
-      cache[b] = rb;
+    if (cache >= 0) {
+      PutCache(p.k_cache, cache + a, ra, f16);
+      PutCache(p.k_cache, cache + b, rb, f16);
     }
   }
   for (int32_t d = p.n_rot + threadIdx.x; d < p.head_dim; d += blockDim.x) {  // the dims past n_rot
     if (norm != nullptr) v[d] = normed(d);
-    if (cache != nullptr) cache[d] = v[d];
+    if (cache >= 0) PutCache(p.k_cache, cache + d, v[d], f16);
   }
 }
 

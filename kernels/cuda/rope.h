@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "kernels/base/kv_cache_type.h"
 
 struct CUstream_st;
 
@@ -35,9 +36,10 @@ struct CudaRopeParams {
   const float* norm2 = nullptr;  // device [head_dim]
   float norm_eps = 1e-6f;
   // Optional, with x2: the rotated x2 rows and v's rows also go to the KV cache at slots[t]
-  // (rows of n_heads2 * head_dim and v_row floats), as KvWriteF32 writes them.
-  float* k_cache = nullptr;
-  float* v_cache = nullptr;
+  // (rows of n_heads2 * head_dim and v_row elements of kv_type), as KvWriteF32 writes them.
+  void* k_cache = nullptr;
+  void* v_cache = nullptr;
+  KvCacheType kv_type = KvCacheType::kF32;
   const float* v = nullptr;  // [n_tokens, v_row]
   const int32_t* slots = nullptr;  // device [n_tokens]
   int32_t v_row = 0;

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernels/base/kv_cache_type.h"
 
 namespace hobbit::runtime {
 
@@ -84,9 +85,10 @@ struct AttentionParams {
   int32_t head_dim_k = 0;
   int32_t head_dim_v = 0;
   float scale = 1.0f;
-  // This layer's cache, [num_blocks, block_size, n_head_kv, head_dim] float32.
-  const float* k_cache = nullptr;
-  const float* v_cache = nullptr;
+  // This layer's cache, [num_blocks, block_size, n_head_kv, head_dim] of kv_type.
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  kernels::KvCacheType kv_type = kernels::KvCacheType::kF32;
   int32_t block_size = 0;
   // Device arrays: token t belongs to sequence token_seq[t] and sits at position token_pos[t];
   // it attends to positions 0..token_pos[t] of its sequence, whose blocks are
@@ -98,12 +100,13 @@ struct AttentionParams {
 };
 
 // Writes K and V rows of a step into the paged cache at the given slots
-// (slot = block * block_size + offset within the block).
+// (slot = block * block_size + offset within the block), as kv_type (half: rounded to nearest even).
 struct KvWriteParams {
   const float* k = nullptr;  // [n_tokens, n_head_kv * head_dim_k]
   const float* v = nullptr;  // [n_tokens, n_head_kv * head_dim_v]
-  float* k_cache = nullptr;
-  float* v_cache = nullptr;
+  void* k_cache = nullptr;
+  void* v_cache = nullptr;
+  kernels::KvCacheType kv_type = kernels::KvCacheType::kF32;
   const int32_t* slots = nullptr;  // [n_tokens], device
   int32_t n_tokens = 0;
   int32_t k_row = 0;  // n_head_kv * head_dim_k

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
+#include "kernels/base/half.h"
 #include "kernels/base/status_macros.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/quant_matmul.h"
@@ -201,10 +202,20 @@ absl::Status CpuBackend::Rope(const RopeParams& p) {
 }
 
 absl::Status CpuBackend::WriteKv(const KvWriteParams& p) {
+  const int64_t elem = kernels::KvCacheTypeBytes(p.kv_type);
+  // One row of `n` floats to the cache row at `dst` (half: rounded to nearest even).
+  const auto put = [&](const float* src, void* dst, int64_t n) {
+    if (p.kv_type == kernels::KvCacheType::kF32) {
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    }
+    auto* h = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < n; ++i) h[i] = kernels::F32ToF16(src[i]);
+  };
   for (int32_t t = 0; t < p.n_tokens; ++t) {
     const int64_t slot = p.slots[t];
-    std::memcpy(p.k_cache + slot * p.k_row, p.k + static_cast<int64_t>(t) * p.k_row, p.k_row * sizeof(float));
-    std::memcpy(p.v_cache + slot * p.v_row, p.v + static_cast<int64_t>(t) * p.v_row, p.v_row * sizeof(float));
+    put(p.k + static_cast<int64_t>(t) * p.k_row, static_cast<uint8_t*>(p.k_cache) + slot * p.k_row * elem, p.k_row);
+    put(p.v + static_cast<int64_t>(t) * p.v_row, static_cast<uint8_t*>(p.v_cache) + slot * p.v_row * elem, p.v_row);
   }
   return absl::OkStatus();
 }
@@ -225,6 +236,7 @@ absl::Status CpuBackend::Attention(const AttentionParams& p) {
   k.scale = p.scale;
   k.k_cache = p.k_cache;
   k.v_cache = p.v_cache;
+  k.kv_type = p.kv_type;
   k.block_size = p.block_size;
   k.token_seq = p.token_seq;
   k.token_pos = p.token_pos;

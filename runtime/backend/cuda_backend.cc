@@ -331,6 +331,7 @@ absl::Status CudaBackend::Rope(const RopeParams& p) {
   if (p.kv_write != nullptr) {
     k.k_cache = p.kv_write->k_cache;
     k.v_cache = p.kv_write->v_cache;
+    k.kv_type = p.kv_write->kv_type;
     k.v = p.kv_write->v;
     k.slots = p.kv_write->slots;
     k.v_row = p.kv_write->v_row;
@@ -339,8 +340,9 @@ absl::Status CudaBackend::Rope(const RopeParams& p) {
 }
 
 absl::Status CudaBackend::WriteKv(const KvWriteParams& p) {
-  return kernels::KvWriteF32({.k = p.k, .v = p.v, .k_cache = p.k_cache, .v_cache = p.v_cache, .slots = p.slots,
-                              .n_tokens = p.n_tokens, .k_row = p.k_row, .v_row = p.v_row},
+  return kernels::KvWriteF32({.k = p.k, .v = p.v, .k_cache = p.k_cache, .v_cache = p.v_cache,
+                              .kv_type = p.kv_type, .slots = p.slots, .n_tokens = p.n_tokens, .k_row = p.k_row,
+                              .v_row = p.v_row},
                              stream_);
 }
 
@@ -350,7 +352,8 @@ absl::Status CudaBackend::Attention(const AttentionParams& p) {
   kernels::CudaPagedAttentionParams k{.q = p.q, .out = p.out, .n_tokens = p.n_tokens, .n_head = p.n_head,
                                       .n_head_kv = p.n_head_kv, .head_dim_k = p.head_dim_k,
                                       .head_dim_v = p.head_dim_v, .scale = p.scale, .k_cache = p.k_cache,
-                                      .v_cache = p.v_cache, .block_size = p.block_size, .token_seq = p.token_seq,
+                                      .v_cache = p.v_cache, .kv_type = p.kv_type, .block_size = p.block_size,
+                                      .token_seq = p.token_seq,
                                       .token_pos = p.token_pos, .block_tables = p.block_tables,
                                       .max_blocks = p.max_blocks};
   // Decode over long contexts splits each one over several blocks (flash-decoding): their records

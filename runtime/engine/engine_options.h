@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/base/kv_cache_type.h"
 #include "runtime/backend/prefill_precision.h"
 #include "runtime/experts/expert_options.h"
 
@@ -23,6 +24,10 @@ struct SchedulerOptions {
 struct KvOptions {
   int32_t block_size = 16;       // tokens per KV block
   int64_t cache_bytes = 256 << 20;  // KV memory for all sequences together
+  // Element type of the cache (kernels/base/kv_cache_type.h): f16 holds twice the positions of
+  // f32 in cache_bytes and halves the bytes long-context decode reads; f32 keeps keys and values
+  // unrounded.
+  kernels::KvCacheType type = kernels::KvCacheType::kF16;
 };
 
 struct EngineOptions {

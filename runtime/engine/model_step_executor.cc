@@ -104,10 +104,12 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
                      ", prefill ", std::string(PrefillPrecisionName(options.prefill_precision))));
   }
   HOBBIT_ASSIGN_OR_RETURN(ex->scheduler_config_, ResolveSchedulerConfig(options, ex->model_->config().n_ctx_train));
-  const KvCacheShape shape = ex->model_->kv_shape();
+  KvCacheShape shape = ex->model_->kv_shape();
+  shape.type = options.kv.type;
   HOBBIT_ASSIGN_OR_RETURN(int32_t num_blocks,
                           KvBlocksForBudget(options, ex->scheduler_config_, shape.BytesPerToken()));
-  say(absl::StrFormat("allocating KV cache: %d blocks of %d tokens", num_blocks, options.kv.block_size));
+  say(absl::StrFormat("allocating KV cache: %d blocks of %d tokens (%s)", num_blocks, options.kv.block_size,
+                      std::string(kernels::KvCacheTypeName(shape.type))));
   HOBBIT_ASSIGN_OR_RETURN(ex->kv_, KvCache::Create(*ex->backend_, shape, options.kv.block_size, num_blocks));
   say("warming up");
   HOBBIT_RETURN_IF_ERROR(ex->WarmUp());

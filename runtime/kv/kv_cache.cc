@@ -18,8 +18,9 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCache::Create(Backend& backend, const
   }
   std::unique_ptr<KvCache> cache(new KvCache(shape, block_size, num_blocks));
   const size_t tokens = static_cast<size_t>(block_size) * static_cast<size_t>(num_blocks);
-  const size_t k_bytes = tokens * shape.n_head_kv * shape.head_dim_k * sizeof(float);
-  const size_t v_bytes = tokens * shape.n_head_kv * shape.head_dim_v * sizeof(float);
+  const auto elem = static_cast<size_t>(kernels::KvCacheTypeBytes(shape.type));
+  const size_t k_bytes = tokens * shape.n_head_kv * shape.head_dim_k * elem;
+  const size_t v_bytes = tokens * shape.n_head_kv * shape.head_dim_v * elem;
   for (int32_t l = 0; l < shape.n_layers; ++l) {
     HOBBIT_ASSIGN_OR_RETURN(auto k, backend.Allocate(k_bytes, absl::StrCat("KV cache keys of layer ", l)));
     HOBBIT_ASSIGN_OR_RETURN(auto v, backend.Allocate(v_bytes, absl::StrCat("KV cache values of layer ", l)));

@@ -235,6 +235,7 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   kw.v = s.v();
   kw.k_cache = kv.k(l);
   kw.v_cache = kv.v(l);
+  kw.kv_type = kv.type();
   kw.slots = s.slots();
   kw.n_tokens = n;
   kw.k_row = static_cast<int32_t>(k_width);
@@ -253,6 +254,7 @@ absl::Status Model::AttentionBlock(int32_t l, KvCache& kv, int32_t n) {
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim_k));
   ap.k_cache = kv.k(l);
   ap.v_cache = kv.v(l);
+  ap.kv_type = kv.type();
   ap.block_size = kv.block_size();
   ap.token_seq = s.token_seq();
   ap.token_pos = s.positions();

@@ -7,12 +7,14 @@
 
 namespace hobbit::runtime {
 
-absl::Status SequenceRunner::Init(int32_t max_tokens, int32_t chunk, int32_t block_size) {
+absl::Status SequenceRunner::Init(int32_t max_tokens, int32_t chunk, int32_t block_size, kernels::KvCacheType kv_type) {
   if (max_tokens <= 0 || chunk <= 0 || block_size <= 0) {
     return absl::InvalidArgumentError("sequence runner: max_tokens, chunk and block_size must be positive");
   }
   const int32_t n_blocks = (max_tokens + block_size - 1) / block_size;
-  HOBBIT_ASSIGN_OR_RETURN(kv_, KvCache::Create(backend_, model_.kv_shape(), block_size, n_blocks));
+  KvCacheShape shape = model_.kv_shape();
+  shape.type = kv_type;
+  HOBBIT_ASSIGN_OR_RETURN(kv_, KvCache::Create(backend_, shape, block_size, n_blocks));
   BlockAllocator allocator(n_blocks);
   blocks_ = *allocator.Allocate(n_blocks);
   max_tokens_ = max_tokens;

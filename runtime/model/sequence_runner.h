@@ -25,7 +25,9 @@ class SequenceRunner {
 
   // Reserves KV space for max_tokens positions. `chunk` bounds the tokens per step (prefill is
   // split into steps of at most this many tokens, exercising the KV path as the engine does).
-  absl::Status Init(int32_t max_tokens, int32_t chunk = 64, int32_t block_size = 16);
+  // The cache holds kv_type elements.
+  absl::Status Init(int32_t max_tokens, int32_t chunk = 64, int32_t block_size = 16,
+                    kernels::KvCacheType kv_type = kernels::KvCacheType::kF32);
 
   // Runs `tokens` at the next positions. With kAll, `out` holds one row per token.
   absl::Status Append(std::span<const int32_t> tokens, LogitsWanted logits, StepOutput* out);

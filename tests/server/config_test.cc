@@ -168,6 +168,7 @@ TEST(ConfigTest, DefaultFileMatchesTheBuiltInDefaults) {
   EXPECT_EQ(file->engine.backend, defaults.engine.backend);
   EXPECT_EQ(file->engine.cpu_threads, defaults.engine.cpu_threads);
   EXPECT_EQ(file->engine.prefill_precision, defaults.engine.prefill_precision);
+  EXPECT_EQ(file->engine.kv.type, defaults.engine.kv.type);
   const runtime::SchedulerOptions& fs = file->engine.scheduler;
   const runtime::SchedulerOptions& ds = defaults.engine.scheduler;
   EXPECT_EQ(fs.max_running, ds.max_running);
@@ -245,6 +246,20 @@ TEST(ConfigTest, BadPrefillPrecisionNamesKeyAndValues) {
               {"test.yaml:2:22", "engine.prefill_precision", "f16, tf32 or f32", "'bf16'"});
   ExpectError("engine:\n  prefill_precision: true\n", {"engine.prefill_precision", "f16, tf32 or f32"});
   ExpectError("engine:\n  prefill_precision: [f16]\n", {"engine.prefill_precision", "a list"});
+}
+
+// kv.type: f16 by default (half the bytes a position takes), f32 on request; other values fail
+// naming the key, its place and the accepted values.
+TEST(ConfigTest, KvTypeReadsEachValue) {
+  EXPECT_EQ(DaemonConfig().engine.kv.type, kernels::KvCacheType::kF16);
+  for (const auto& [name, want] :
+       {std::pair{"f16", kernels::KvCacheType::kF16}, std::pair{"f32", kernels::KvCacheType::kF32}}) {
+    absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(std::string("kv:\n  type: ") + name + "\n", "test.yaml");
+    ASSERT_TRUE(config.ok()) << name << ": " << config.status();
+    EXPECT_EQ(config->engine.kv.type, want) << name;
+  }
+  ExpectError("kv:\n  type: bf16\n", {"test.yaml:2:9", "kv.type", "f16 or f32", "'bf16'"});
+  ExpectError("kv:\n  type: 16\n", {"kv.type", "f16 or f32"});
 }
 
 // engine.tf32_prefill, the boolean the key replaced, still loads: true is tf32, false is f32.

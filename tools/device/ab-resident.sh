@@ -18,6 +18,8 @@
 # of one model in a row share its synthesized file. Prints each run's resident line and, last,
 # the median tok/s of each build per item (tools/device/ab-resident-summary.py), which
 # $OUT/ab-resident-summary.txt holds after every run.
+# NEW_ARGS / OLD_ARGS: extra bench flags for that side's runs (e.g. OLD_ARGS="--kv-type f32" with
+# the same bundle on both sides compares two settings of one build).
 # TRACE=DIR (a build-trace folder from tools/device/kernel_trace/build.sh, carried): after the
 # rounds, one kernel-level and one graph-level traced run of each build per item, summarized
 # into $OUT/trace-ITEM-{new,old}.txt (kernel_trace/summarize.py; traces in the archive).
@@ -63,12 +65,17 @@ for m in ${MODELS:-mixtral-8x7b:8:q8_0}; do
     [ "$r" = warmup ] && order="new"
     [ "$r" != warmup ] && [ $((r % 2)) -eq 0 ] && order="old new"
     for side in $order; do
-      if [ "$side" = new ]; then bundle="$new" lib="$libs"; else bundle="$old" lib="$old_libs"; fi
+      if [ "$side" = new ]; then
+        bundle="$new" lib="$libs" extra="${NEW_ARGS:-}"
+      else
+        bundle="$old" lib="$old_libs" extra="${OLD_ARGS:-}"
+      fi
       name="$item-$side-$r"
       [ "$r" = warmup ] && name="$item-warmup"
+      # shellcheck disable=SC2086  # NEW_ARGS / OLD_ARGS: extra bench flags, split on spaces
       LD_LIBRARY_PATH="$lib" timeout 150 "$bundle/bin/hobbit-tool" bench --model "$path" --modes resident \
         --tokens "${TOKENS:-64}" --warmup 8 --batch "$batch" --batch-steps "${BATCH_STEPS:-16}" \
-        --prompt-tokens "$prompt" --prefill "${PREFILL:-none}" --device-routing on --cuda-graphs on \
+        --prompt-tokens "$prompt" --prefill "${PREFILL:-none}" --device-routing on --cuda-graphs on $extra \
         --json "$out/$name.json" >"$out/$name.txt" 2>&1
       stamp "exit $? $name: $(grep -E '^resident' "$out/$name.txt" | head -1)"
       summary  # after every run: a call cut short by its time limit still returns what it measured

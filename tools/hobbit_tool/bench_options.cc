@@ -92,6 +92,14 @@ absl::StatusOr<runtime::PrefillPrecision> PrefillPrecisionFlag(const FlagParser&
   return *precision;
 }
 
+// --kv-type, refused like --prefill-precision when it names no type.
+absl::StatusOr<kernels::KvCacheType> KvTypeFlag(const FlagParser& flags) {
+  const std::string value = flags.GetString("kv-type");
+  const std::optional<kernels::KvCacheType> type = kernels::ParseKvCacheType(value);
+  if (!type) return absl::InvalidArgumentError(absl::StrCat("--kv-type: expected f16 or f32, got '", value, "'"));
+  return *type;
+}
+
 absl::Status ReadExpertKnobs(const FlagParser& flags, runtime::ExpertOptions& e,
                              std::vector<runtime::PrecisionThresholds>& thresholds) {
   const std::optional<runtime::LowFormat> low = runtime::ParseLowFormat(flags.GetString("low-format"));
@@ -212,6 +220,7 @@ void AddBenchFlags(FlagParser& f) {
                        "them (engine.cuda_graphs; GPU only)", false, false, "on");
   f.Add("prefill-precision", "CUDA: products of more than 8 tokens in f16 (FP16 tensor cores, FP32 sums), tf32 "
                              "(tensor cores in TF32) or f32 (engine.prefill_precision)", false, false, "f16");
+  f.Add("kv-type", "the KV cache's element type, f16 or f32 (kv.type)", false, false, "f16");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,
@@ -246,6 +255,7 @@ absl::StatusOr<BenchOptions> ReadBenchOptions(const FlagParser& flags) {
   HOBBIT_ASSIGN_OR_RETURN(o.device_routing, OnOff(flags, "device-routing"));
   HOBBIT_ASSIGN_OR_RETURN(o.cuda_graphs, OnOff(flags, "cuda-graphs"));
   HOBBIT_ASSIGN_OR_RETURN(o.prefill_precision, PrefillPrecisionFlag(flags));
+  HOBBIT_ASSIGN_OR_RETURN(o.kv_type, KvTypeFlag(flags));
   HOBBIT_ASSIGN_OR_RETURN(o.modes, ParseModes(flags.GetString("modes")));
   for (absl::string_view part : absl::StrSplit(flags.GetString("budgets"), ',', absl::SkipWhitespace())) {
     HOBBIT_ASSIGN_OR_RETURN(BenchBudget b, ParseBudget(std::string_view(part.data(), part.size())));

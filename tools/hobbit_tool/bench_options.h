@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/base/ggml_type.h"
+#include "kernels/base/kv_cache_type.h"
 #include "runtime/backend/prefill_precision.h"
 #include "runtime/experts/expert_options.h"
 #include "tools/hobbit_tool/flag_parser.h"
@@ -71,6 +72,8 @@ struct BenchOptions {
   bool cuda_graphs = true;     // resident: decode steps' layers recorded and replayed
   // CUDA: products of more than 8 tokens (engine.prefill_precision)
   runtime::PrefillPrecision prefill_precision = runtime::PrefillPrecision::kF16;
+  // The KV cache's element type (kv.type): every phase's sequences.
+  kernels::KvCacheType kv_type = kernels::KvCacheType::kF16;
   bool tune = false;           // item 4: tune the eviction weights by replaying a routing trace
   int32_t calib_tokens = 128;
   double tune_step = 0.25;    // grid step of the weights on the simplex

@@ -177,6 +177,7 @@ void WriteConfig(JsonWriter& w, const BenchConfig& c) {
   MemberBool(w, "device_routing", c.device_routing);
   MemberBool(w, "cuda_graphs", c.cuda_graphs);
   MemberStr(w, "prefill_precision", c.prefill_precision);
+  MemberStr(w, "kv_type", c.kv_type);
   Member(w, "link_bytes_per_second", c.link_bytes_per_second);
   MemberInt(w, "decode_weight_bytes", c.decode_weight_bytes);
   Member(w, "roofline_bytes_per_second", c.roofline_bytes_per_second);
@@ -324,9 +325,11 @@ std::string BenchJson(const BenchConfig& config, const std::vector<ModeResult>& 
 std::string BenchTables(const BenchConfig& c, const std::vector<ModeResult>& results,
                         const std::vector<TuneResult>& tuning) {
   std::string out = absl::StrFormat(
-      "\n%s: %s, %d layers, %d experts (top-%d), experts %s (%s all, low %s %s), backend %s, link %.2f GB/s\n",
+      "\n%s: %s, %d layers, %d experts (top-%d), experts %s (%s all, low %s %s), backend %s, KV cache %s, link "
+      "%.2f GB/s\n",
       c.source, c.architecture, c.n_layer, c.n_expert, c.n_expert_used, c.expert_type, Bytes(c.all_expert_bytes),
-      c.low_type.empty() ? "-" : c.low_type, Bytes(c.all_expert_low_bytes), c.backend, c.link_bytes_per_second / 1e9);
+      c.low_type.empty() ? "-" : c.low_type, Bytes(c.all_expert_low_bytes), c.backend, c.kv_type,
+      c.link_bytes_per_second / 1e9);
   absl::StrAppend(&out, absl::StrFormat("stream: %s, %d tokens (%d warm-up); batch %d x %d steps; a decode token "
                                         "reads %s of weights\n\n",
                                         c.stream_source, c.stream_tokens, c.warmup, c.batch, c.batch_steps,

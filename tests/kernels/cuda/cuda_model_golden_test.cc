@@ -48,7 +48,8 @@ struct RunResult {
 };
 
 RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend, const std::vector<int32_t>& prompt,
-                   bool device_routing = false, bool record_steps = false, int32_t chunk = 5, int32_t capacity = 256) {
+                   bool device_routing = false, bool record_steps = false, int32_t chunk = 5, int32_t capacity = 256,
+                   kernels::KvCacheType kv_type = kernels::KvCacheType::kF32) {
   RunResult r;
   ModelLoadOptions options;
   options.device_routing = device_routing;
@@ -57,7 +58,7 @@ RunResult RunModel(const std::shared_ptr<const GgufFile>& file, Backend& backend
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return r;
   SequenceRunner runner(**model, backend);
-  EXPECT_TRUE(runner.Init(capacity, chunk, /*block_size=*/4).ok());
+  EXPECT_TRUE(runner.Init(capacity, chunk, /*block_size=*/4, kv_type).ok());
   StepOutput out;
   EXPECT_TRUE(runner.Append(prompt, LogitsWanted::kAll, &out).ok());
   r.prompt_logits = out.logits;
@@ -211,6 +212,31 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   const RunResult long_replayed = RunModel(shared, **fast, prompt, true, true, 5, 1024);
   EXPECT_EQ(long_replayed.recordings.failed, 0);
   ExpectSameDecode(long_replayed, long_direct);
+
+  // A half KV cache (the engine's default): prefill, decode (unsplit and split) and greedy stay the
+  // CPU backend's with the same cache type; replayed steps stay bit for bit the direct ones. The
+  // backends' float K rows differ in their last bits, so an element near a rounding boundary can
+  // land on neighbouring halves (4.9e-4 apart): the bound is 1e-4, which still catches an unwritten
+  // or misread element (errors of order 1).
+  const auto half = kernels::KvCacheType::kF16;
+  const RunResult want_half = RunModel(shared, cpu, prompt, false, false, 5, 256, half);
+  for (const int32_t capacity : {256, 1024}) {
+    const RunResult got_half = RunModel(shared, **gpu, prompt, false, false, 5, capacity, half);
+    const double prompt_err = RelativeError(got_half.prompt_logits, want_half.prompt_logits);
+    const double decode_err = RelativeError(got_half.decode_logits, want_half.decode_logits);
+    std::printf("%s %s: half KV cache, %d positions: relative error %.3g (prompt), %.3g (decode) vs the CPU backend\n",
+                c.arch.c_str(), c.file.c_str(), capacity, prompt_err, decode_err);
+    EXPECT_LT(prompt_err, 1e-4);
+    EXPECT_LT(decode_err, 1e-4);
+    EXPECT_EQ(got_half.greedy, want_half.greedy);
+    const RunResult half_direct = RunModel(shared, **fast, prompt, true, false, 5, capacity, half);
+    const RunResult half_replayed = RunModel(shared, **fast, prompt, true, true, 5, capacity, half);
+    EXPECT_EQ(half_replayed.recordings.failed, 0);
+    ExpectSameDecode(half_replayed, half_direct);
+  }
+  // Grouped prefill over a half cache (the whole prompt in one step).
+  const RunResult one_step_half = RunModel(shared, **gpu, prompt, false, false, whole, 256, half);
+  EXPECT_LT(RelativeError(one_step_half.prompt_logits, want_half.prompt_logits), 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -13,6 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/base/ggml_type.h"
+#include "kernels/base/half.h"
+#include "kernels/base/kv_cache_type.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/quant/quantize.h"
 #include "tests/kernels/cuda/cuda_twin_test.h"
@@ -134,6 +136,70 @@ TEST_F(CudaTwinTest, RopeOfQAndKWithCacheWrite) {
   bad.kv_write = &kw;
   EXPECT_FALSE(gpu_->Rope(bad).ok());
   EXPECT_FALSE(cpu_->Rope(bad).ok());
+}
+
+// The same call writing a half cache (RopeParams::kv_write with kv_type f16): on each backend the
+// cache holds that backend's rotated K and its V, rounded to nearest even, bit for bit; rows not
+// written keep their bytes.
+TEST_F(CudaTwinTest, RopeWritesHalfCache) {
+  for (const bool norms : {false, true}) {
+    for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalfSplit}) {
+      for (int32_t n_rot : {128, 64}) {  // 128: the one-pair path; 64: the general loop
+        const int32_t n_tokens = 5, n_heads_kv = 2, n_heads = 8, head_dim = 128, n_slots = 32;
+        const int32_t k_row = n_heads_kv * head_dim, v_row = n_heads_kv * head_dim + 32;
+        TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_heads * head_dim));
+        TwinBuffer k = Twin(RandomFloats(size_t{1} * n_tokens * k_row));
+        TwinBuffer v = Twin(RandomFloats(size_t{1} * n_tokens * v_row));
+        std::vector<uint16_t> k_init(size_t{1} * n_slots * k_row), v_init(size_t{1} * n_slots * v_row);
+        for (size_t i = 0; i < k_init.size(); ++i) k_init[i] = static_cast<uint16_t>(i * 7919u);
+        for (size_t i = 0; i < v_init.size(); ++i) v_init[i] = static_cast<uint16_t>(i * 104729u);
+        TwinBuffer k_cache = Twin(k_init), v_cache = Twin(v_init);
+        TwinBuffer q_norm = Twin(RandomFloats(head_dim)), k_norm = Twin(RandomFloats(head_dim));
+        const std::vector<int32_t> slot_ids = {3, 31, 0, 17, 8};
+        TwinBuffer pos = Twin(std::vector<int32_t>{0, 1, 77, 4095, 30000}), slots = Twin(slot_ids);
+        RopeParams p{.n_tokens = n_tokens,
+                     .n_heads = n_heads,
+                     .head_dim = head_dim,
+                     .n_rot = n_rot,
+                     .freq_base = 1e6f,
+                     .style = style,
+                     .n_heads2 = n_heads_kv,
+                     .head_norm_eps = 1e-5f};
+        KvWriteParams kw{.kv_type = kernels::KvCacheType::kF16, .n_tokens = n_tokens, .k_row = k_row, .v_row = v_row};
+        p.kv_write = &kw;
+        for (const bool on_gpu : {false, true}) {
+          p.x = on_gpu ? q.g<float>() : q.c<float>();
+          p.x2 = on_gpu ? k.g<float>() : k.c<float>();
+          p.positions = on_gpu ? pos.g<int32_t>() : pos.c<int32_t>();
+          p.head_norm = norms ? (on_gpu ? q_norm.g<float>() : q_norm.c<float>()) : nullptr;
+          p.head_norm2 = norms ? (on_gpu ? k_norm.g<float>() : k_norm.c<float>()) : nullptr;
+          kw.k = p.x2;
+          kw.v = on_gpu ? v.g<float>() : v.c<float>();
+          kw.k_cache = on_gpu ? k_cache.g<uint16_t>() : k_cache.c<uint16_t>();
+          kw.v_cache = on_gpu ? v_cache.g<uint16_t>() : v_cache.c<uint16_t>();
+          kw.slots = on_gpu ? slots.g<int32_t>() : slots.c<int32_t>();
+          ASSERT_TRUE((on_gpu ? gpu_->Rope(p) : cpu_->Rope(p)).ok());
+          const std::vector<float> k_now = on_gpu ? Download<float>(k) : CpuCopy<float>(k);
+          const std::vector<float> v_now = CpuCopy<float>(v);
+          std::vector<uint16_t> k_want = k_init, v_want = v_init;
+          for (int32_t t = 0; t < n_tokens; ++t) {
+            for (int32_t i = 0; i < k_row; ++i) {
+              k_want[size_t{1} * slot_ids[t] * k_row + i] = kernels::F32ToF16(k_now[size_t{1} * t * k_row + i]);
+            }
+            for (int32_t i = 0; i < v_row; ++i) {
+              v_want[size_t{1} * slot_ids[t] * v_row + i] = kernels::F32ToF16(v_now[size_t{1} * t * v_row + i]);
+            }
+          }
+          const std::string what =
+              absl::StrCat(on_gpu ? "gpu" : "cpu", " ", n_rot, " ", static_cast<int>(style), norms ? " normed" : "");
+          EXPECT_EQ(on_gpu ? Download<uint16_t>(k_cache) : CpuCopy<uint16_t>(k_cache), k_want) << "k cache " << what;
+          EXPECT_EQ(on_gpu ? Download<uint16_t>(v_cache) : CpuCopy<uint16_t>(v_cache), v_want) << "v cache " << what;
+        }
+        EXPECT_LT(RelativeError(Download<float>(k), CpuCopy<float>(k)),
+                  norms ? kReductionTolerance : kElementwiseTolerance);
+      }
+    }
+  }
 }
 
 TEST_F(CudaTwinTest, ElementwiseOps) {
@@ -370,20 +436,25 @@ class CudaAttentionTest : public CudaTwinTest {
     const int32_t n_slots = block_size * n_blocks;
     std::vector<int32_t> slots(n_slots);
     std::iota(slots.begin(), slots.end(), 0);
-    TwinBuffer k_cache = Empty(sizeof(float) * n_slots * row);
-    TwinBuffer v_cache = Empty(sizeof(float) * n_slots * row);
+    const size_t elem = static_cast<size_t>(kernels::KvCacheTypeBytes(kv_type_));
+    TwinBuffer k_cache = Empty(elem * n_slots * row);
+    TwinBuffer v_cache = Empty(elem * n_slots * row);
     TwinBuffer k = Twin(RandomFloats(n_slots * row));
     TwinBuffer v = Twin(RandomFloats(n_slots * row));
     TwinBuffer slot_buf = Twin(slots);
-    KvWriteParams kw{.n_tokens = n_slots, .k_row = static_cast<int32_t>(row), .v_row = static_cast<int32_t>(row)};
+    KvWriteParams kw{.kv_type = kv_type_,
+                     .n_tokens = n_slots,
+                     .k_row = static_cast<int32_t>(row),
+                     .v_row = static_cast<int32_t>(row)};
     kw.k = k.c<float>(); kw.v = v.c<float>(); kw.k_cache = k_cache.c<float>(); kw.v_cache = v_cache.c<float>();
     kw.slots = slot_buf.c<int32_t>();
     ASSERT_TRUE(cpu_->WriteKv(kw).ok());
     kw.k = k.g<float>(); kw.v = v.g<float>(); kw.k_cache = k_cache.g<float>(); kw.v_cache = v_cache.g<float>();
     kw.slots = slot_buf.g<int32_t>();
     ASSERT_TRUE(gpu_->WriteKv(kw).ok());
-    EXPECT_EQ(Download<float>(k_cache), CpuCopy<float>(k_cache));
-    EXPECT_EQ(Download<float>(v_cache), CpuCopy<float>(v_cache));
+    // Half caches: both backends round to nearest even, so the bits agree too.
+    EXPECT_EQ(Download<uint8_t>(k_cache), CpuCopy<uint8_t>(k_cache));
+    EXPECT_EQ(Download<uint8_t>(v_cache), CpuCopy<uint8_t>(v_cache));
     // Each sequence owns a shuffled set of blocks.
     std::vector<int32_t> blocks(n_blocks);
     std::iota(blocks.begin(), blocks.end(), 0);
@@ -394,8 +465,14 @@ class CudaAttentionTest : public CudaTwinTest {
     TwinBuffer q = Twin(RandomFloats(size_t{1} * n_tokens * n_head * head_dim));
     TwinBuffer out = Empty(sizeof(float) * n_tokens * n_head * head_dim);
     TwinBuffer seq_buf = Twin(token_seq), pos_buf = Twin(token_pos), table_buf = Twin(tables);
-    AttentionParams p{.n_tokens = n_tokens, .n_head = n_head, .n_head_kv = n_head_kv, .head_dim_k = head_dim,
-                      .head_dim_v = head_dim, .scale = 1.0f / std::sqrt(float(head_dim)), .block_size = block_size,
+    AttentionParams p{.n_tokens = n_tokens,
+                      .n_head = n_head,
+                      .n_head_kv = n_head_kv,
+                      .head_dim_k = head_dim,
+                      .head_dim_v = head_dim,
+                      .scale = 1.0f / std::sqrt(float(head_dim)),
+                      .kv_type = kv_type_,
+                      .block_size = block_size,
                       .max_blocks = max_blocks};
     p.q = q.c<float>(); p.out = out.c<float>(); p.k_cache = k_cache.c<float>(); p.v_cache = v_cache.c<float>();
     p.token_seq = seq_buf.c<int32_t>(); p.token_pos = pos_buf.c<int32_t>(); p.block_tables = table_buf.c<int32_t>();
@@ -406,7 +483,7 @@ class CudaAttentionTest : public CudaTwinTest {
     const std::vector<float> got = Download<float>(out);
     EXPECT_LT(RelativeError(got, CpuCopy<float>(out)), kReductionTolerance)
         << "head_dim " << head_dim << ", " << n_head << "/" << n_head_kv << " heads, " << n_tokens << " tokens, "
-        << max_blocks << " blocks a table";
+        << max_blocks << " blocks a table, " << kernels::KvCacheTypeName(kv_type_) << " cache";
     // A decode batch's attention also quantizes its output for the output product (int8
     // activations): that product equals, bit for bit, the product over the same values copied in.
     if (n_tokens <= 8) {
@@ -432,6 +509,8 @@ class CudaAttentionTest : public CudaTwinTest {
       EXPECT_EQ(Download<float>(y_direct), Download<float>(y_copied)) << "head_dim " << head_dim;
     }
   }
+
+  kernels::KvCacheType kv_type_ = kernels::KvCacheType::kF32;
 };
 
 // Tables of 20 blocks (a bound of 320 positions): the decode batch splits its contexts over
@@ -482,6 +561,30 @@ TEST_F(CudaAttentionTest, PrefillChunkAndDecodeToken) {
     for (int32_t n_head_kv : {16, 8, 4, 2}) Check(head_dim, 16, n_head_kv, seq, pos);
     Check(head_dim, 12, 4, seq, pos);
   }
+}
+
+// A half cache through every kernel: the per-head decode kernel (short contexts; head dims of
+// 256, groups of 3), split decode (groups of 8, 4, 2, 1, shares longer than a chunk), and grouped
+// prefill. The CPU reads the same half values back exactly, so the tolerance is the float one's.
+TEST_F(CudaAttentionTest, HalfCacheInEveryKernel) {
+  kv_type_ = kernels::KvCacheType::kF16;
+  for (int32_t head_dim : {64, 128}) {
+    Check(head_dim, 8, 2, {0, 1, 2}, {0, 129, 255}, /*max_blocks=*/16);
+    Check(head_dim, 16, 2, {0, 1, 2}, {19999, 4095, 30}, 2048, 1280);
+    Check(head_dim, 8, 4, {1, 0}, {6000, 300}, 2048, 1280);
+    Check(head_dim, 4, 4, {0, 2}, {5000, 2047}, 2048, 1280);
+  }
+  Check(96, 8, 2, {0, 1}, {3000, 700}, 2048, 1280);
+  Check(256, 12, 4, {0, 1, 2}, {0, 129, 319});
+  std::vector<int32_t> seq, pos;
+  for (int32_t i = 0; i < 40; ++i) {
+    seq.push_back(1);
+    pos.push_back(100 + i);
+  }
+  seq.push_back(0);
+  pos.push_back(300);
+  for (int32_t n_head_kv : {8, 4, 2}) Check(128, 16, n_head_kv, seq, pos);
+  Check(128, 12, 4, seq, pos);
 }
 
 }  // namespace

@@ -137,11 +137,12 @@ void RunTogetherAndCompare(Engine& engine, const std::vector<GenerateRequest>& r
   }
 }
 
-// KV-cache bytes for `blocks` blocks of the model's layers.
-int64_t CacheBytes(const ModelConfig& config, int32_t block_size, int32_t blocks) {
-  const int64_t bytes_per_token =
-      int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) * 4;
-  return bytes_per_token * block_size * blocks;
+// KV-cache bytes for `blocks` blocks of the model's layers, of `options`' block size and element
+// type.
+int64_t CacheBytes(const ModelConfig& config, const KvOptions& options, int32_t blocks) {
+  const int64_t bytes_per_token = int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) *
+                                  kernels::KvCacheTypeBytes(options.type);
+  return bytes_per_token * options.block_size * blocks;
 }
 
 // An engine on a CPU backend that records decode steps the way the CUDA backend does
@@ -207,7 +208,7 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   }
   // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
   // batching, chunked prefill and preemption with recompute.
-  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
+  options.kv.cache_bytes = CacheBytes(config, options.kv, 40);
   std::unique_ptr<Engine> engine = MakeEngine(options);
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
@@ -216,6 +217,35 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   EXPECT_GT(stats.preemptions, 0u) << "the workload was meant to exhaust the KV cache";
   EXPECT_EQ(stats.kv_blocks_used, 0);
   EXPECT_EQ(stats.requests_finished, 16u);
+}
+
+// kv.type: the same kv.cache_bytes holds twice the blocks in half (the default) as in float32,
+// and a float32 cache gives the reference's greedy tokens too.
+TEST_P(EngineModelTest, KvTypeSizesTheCacheAndBothTypesServe) {
+  EngineOptions options = Options();
+  std::unique_ptr<Engine> probe = MakeEngine(options);
+  ASSERT_NE(probe, nullptr);
+  const ModelConfig config = probe->model_config();
+  probe.reset();
+  ASSERT_EQ(options.kv.type, kernels::KvCacheType::kF16);
+  KvOptions f32 = options.kv;
+  f32.type = kernels::KvCacheType::kF32;
+  options.kv.cache_bytes = CacheBytes(config, f32, 24);
+  std::unique_ptr<Engine> half = MakeEngine(options);
+  ASSERT_NE(half, nullptr);
+  EXPECT_EQ(half->GetStats().kv_blocks_total, 48);
+  options.kv.type = kernels::KvCacheType::kF32;
+  std::unique_ptr<Engine> full = MakeEngine(options);
+  ASSERT_NE(full, nullptr);
+  EXPECT_EQ(full->GetStats().kv_blocks_total, 24);
+  const std::vector<int32_t> prompt = ReadIds(FixturePath(GetParam(), "prompt.txt"));
+  const std::vector<int32_t> greedy = ReadIds(FixturePath(GetParam(), GetParam().greedy));
+  for (Engine* engine : {half.get(), full.get()}) {
+    EventRecorder rec;
+    absl::StatusOr<RequestId> id = engine->Submit(Greedy(prompt, static_cast<int32_t>(greedy.size())), rec.Sink());
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(rec.WaitFinal(*id).tokens, greedy);
+  }
 }
 
 // Continuous batching with recorded decode steps (engine.cuda_graphs, on by default): the
@@ -238,7 +268,7 @@ TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
     alone = RunAlone(*engine, requests);
     EXPECT_EQ(engine->GetStats().recordings.replayed, 0u);
   }
-  options.kv.cache_bytes = CacheBytes(config, options.kv.block_size, 40);
+  options.kv.cache_bytes = CacheBytes(config, options.kv, 40);
   ASSERT_TRUE(options.cuda_graphs);
   std::unique_ptr<Engine> engine = MakeRecordingEngine(options);
   ASSERT_NE(engine, nullptr);
