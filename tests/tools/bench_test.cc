@@ -45,6 +45,16 @@ Result CheckJson(const std::string& json_path, const std::string& script, const 
   return RunCommand("python3 " + path + " " + json_path + " " + extra);
 }
 
+// The options bench reads from --preset tiny and `extra`.
+absl::StatusOr<BenchOptions> TinyOptionsWith(const std::vector<std::string>& extra) {
+  FlagParser flags("bench");
+  AddBenchFlags(flags);
+  std::vector<std::string> args = {"--preset", "tiny"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  if (absl::Status st = flags.Parse(args); !st.ok()) return st;
+  return ReadBenchOptions(flags);
+}
+
 // --prefill-precision: each name, and f16 when the flag is absent (engine.prefill_precision's default).
 TEST(BenchOptionsTest, PrefillPrecisionFlag) {
   const std::pair<std::vector<std::string>, runtime::PrefillPrecision> cases[] = {
@@ -53,19 +63,11 @@ TEST(BenchOptionsTest, PrefillPrecisionFlag) {
       {{"--prefill-precision", "tf32"}, runtime::PrefillPrecision::kTf32},
       {{"--prefill-precision=f32"}, runtime::PrefillPrecision::kF32}};
   for (const auto& [extra, want] : cases) {
-    FlagParser flags("bench");
-    AddBenchFlags(flags);
-    std::vector<std::string> args = {"--preset", "tiny"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ASSERT_TRUE(flags.Parse(args).ok());
-    absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+    absl::StatusOr<BenchOptions> o = TinyOptionsWith(extra);
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_EQ(o->prefill_precision, want) << (extra.empty() ? "(default)" : extra.back());
   }
-  FlagParser flags("bench");
-  AddBenchFlags(flags);
-  ASSERT_TRUE(flags.Parse({"--preset", "tiny", "--prefill-precision", "on"}).ok());
-  absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+  absl::StatusOr<BenchOptions> o = TinyOptionsWith({"--prefill-precision", "on"});
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("--prefill-precision: expected f16, tf32 or f32, got 'on'"), std::string::npos)
       << o.status();
@@ -76,19 +78,11 @@ TEST(BenchOptionsTest, KvTypeFlag) {
   for (const auto& [extra, want] : {std::pair{std::vector<std::string>{}, kernels::KvCacheType::kF16},
                                     std::pair{std::vector<std::string>{"--kv-type", "f32"}, kernels::KvCacheType::kF32},
                                     std::pair{std::vector<std::string>{"--kv-type=f16"}, kernels::KvCacheType::kF16}}) {
-    FlagParser flags("bench");
-    AddBenchFlags(flags);
-    std::vector<std::string> args = {"--preset", "tiny"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    ASSERT_TRUE(flags.Parse(args).ok());
-    absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+    absl::StatusOr<BenchOptions> o = TinyOptionsWith(extra);
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_EQ(o->kv_type, want) << (extra.empty() ? "(default)" : extra.back());
   }
-  FlagParser flags("bench");
-  AddBenchFlags(flags);
-  ASSERT_TRUE(flags.Parse({"--preset", "tiny", "--kv-type", "q8_0"}).ok());
-  absl::StatusOr<BenchOptions> o = ReadBenchOptions(flags);
+  absl::StatusOr<BenchOptions> o = TinyOptionsWith({"--kv-type", "q8_0"});
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("--kv-type: expected f16 or f32, got 'q8_0'"), std::string::npos) << o.status();
 }

@@ -57,6 +57,22 @@ Loaded Load(const std::string& path, bool device_routing = false) {
 // HalfKvCacheStaysNearTransformers' bound.
 constexpr double kHalfKvTolerance = 1e-3;
 
+// 32 greedy tokens after `out`, whose last row of logits is the next token's (an empty result
+// and a test failure when a step fails).
+std::vector<int32_t> GreedyContinuation(SequenceRunner& runner, StepOutput& out, int32_t n_vocab) {
+  std::vector<int32_t> generated;
+  for (int i = 0; i < 32; ++i) {
+    const int32_t next = Argmax(out.logits.data() + out.logits.size() - n_vocab, n_vocab);
+    generated.push_back(next);
+    const absl::Status st = runner.Append({&next, 1}, LogitsWanted::kLast, &out);
+    if (!st.ok()) {
+      ADD_FAILURE() << "decode step " << i << ": " << st;
+      return {};
+    }
+  }
+  return generated;
+}
+
 struct GoldenCase {
   std::string arch;
   std::string file;
@@ -100,13 +116,7 @@ TEST_P(ModelGoldenTest, GreedyContinuationAndFullLogitsMatchTransformers) {
   ASSERT_TRUE(runner.Init(256).ok());
   StepOutput out;
   ASSERT_TRUE(runner.Append(prompt, LogitsWanted::kLast, &out).ok());
-  std::vector<int32_t> generated;
-  for (int i = 0; i < 32; ++i) {
-    const int32_t next = Argmax(out.logits.data(), n_vocab);
-    generated.push_back(next);
-    ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
-  }
-  EXPECT_EQ(generated, greedy) << c.arch;
+  EXPECT_EQ(GreedyContinuation(runner, out, n_vocab), greedy) << c.arch;
   if (q8) return;  // full-context logits are recorded for the F32 reference only
 
   // One pass over prompt + continuation: every position's logits.
@@ -138,15 +148,8 @@ TEST_P(ModelGoldenTest, HalfKvCacheStaysNearTransformers) {
   const double err = RelativeError(out.logits, ReadF32(dir + c.logits));
   std::printf("%s %s: half KV cache: relative error %.3g\n", c.arch.c_str(), c.file.c_str(), err);
   EXPECT_LT(err, kHalfKvTolerance) << c.arch << " " << c.file;
-  std::vector<float> last(out.logits.end() - n_vocab, out.logits.end());
-  std::vector<int32_t> generated;
-  for (int i = 0; i < 32; ++i) {
-    const int32_t next = Argmax(last.data(), n_vocab);
-    generated.push_back(next);
-    ASSERT_TRUE(runner.Append({&next, 1}, LogitsWanted::kLast, &out).ok());
-    last = out.logits;
-  }
-  EXPECT_EQ(generated, ReadIds(dir + (q8 ? "greedy_q8_0.txt" : "greedy.txt"))) << c.arch;
+  EXPECT_EQ(GreedyContinuation(runner, out, n_vocab), ReadIds(dir + (q8 ? "greedy_q8_0.txt" : "greedy.txt")))
+      << c.arch;
 }
 
 // Device routing (Backend::RoutedExperts; here its CPU twin): decode and short prefill chunks run
