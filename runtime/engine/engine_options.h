@@ -25,9 +25,8 @@ struct KvOptions {
   int32_t block_size = 16;       // tokens per KV block
   int64_t cache_bytes = 256 << 20;  // KV memory for all sequences together
   // Element type of the cache (kernels/base/kv_cache_type.h): f16 holds twice the positions of
-  // f32 in cache_bytes and halves the bytes long-context decode reads; f32 keeps keys and values
-  // unrounded.
-  kernels::KvCacheType type = kernels::KvCacheType::kF16;
+  // f32 in cache_bytes; f32 keeps keys and values unrounded; auto is f16 on CUDA, f32 on the CPU.
+  kernels::KvCacheSetting type = kernels::KvCacheSetting::kAuto;
 };
 
 struct EngineOptions {

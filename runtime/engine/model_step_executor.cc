@@ -105,7 +105,7 @@ absl::StatusOr<std::unique_ptr<ModelStepExecutor>> ModelStepExecutor::Create(
   }
   HOBBIT_ASSIGN_OR_RETURN(ex->scheduler_config_, ResolveSchedulerConfig(options, ex->model_->config().n_ctx_train));
   KvCacheShape shape = ex->model_->kv_shape();
-  shape.type = options.kv.type;
+  shape.type = kernels::KvCacheTypeFor(options.kv.type, ex->backend_->name());
   HOBBIT_ASSIGN_OR_RETURN(int32_t num_blocks,
                           KvBlocksForBudget(options, ex->scheduler_config_, shape.BytesPerToken()));
   say(absl::StrFormat("allocating KV cache: %d blocks of %d tokens (%s)", num_blocks, options.kv.block_size,

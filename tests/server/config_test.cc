@@ -248,18 +248,23 @@ TEST(ConfigTest, BadPrefillPrecisionNamesKeyAndValues) {
   ExpectError("engine:\n  prefill_precision: [f16]\n", {"engine.prefill_precision", "a list"});
 }
 
-// kv.type: f16 by default (half the bytes a position takes), f32 on request; other values fail
-// naming the key, its place and the accepted values.
+// kv.type: auto by default (f16 on CUDA, f32 on the CPU), f16 or f32 on request; other values
+// fail naming the key, its place and the accepted values.
 TEST(ConfigTest, KvTypeReadsEachValue) {
-  EXPECT_EQ(DaemonConfig().engine.kv.type, kernels::KvCacheType::kF16);
+  EXPECT_EQ(DaemonConfig().engine.kv.type, kernels::KvCacheSetting::kAuto);
   for (const auto& [name, want] :
-       {std::pair{"f16", kernels::KvCacheType::kF16}, std::pair{"f32", kernels::KvCacheType::kF32}}) {
+       {std::pair{"f16", kernels::KvCacheSetting::kF16}, std::pair{"f32", kernels::KvCacheSetting::kF32},
+        std::pair{"auto", kernels::KvCacheSetting::kAuto}}) {
     absl::StatusOr<DaemonConfig> config = ParseDaemonConfig(std::string("kv:\n  type: ") + name + "\n", "test.yaml");
     ASSERT_TRUE(config.ok()) << name << ": " << config.status();
     EXPECT_EQ(config->engine.kv.type, want) << name;
   }
-  ExpectError("kv:\n  type: bf16\n", {"test.yaml:2:9", "kv.type", "f16 or f32", "'bf16'"});
-  ExpectError("kv:\n  type: 16\n", {"kv.type", "f16 or f32"});
+  ExpectError("kv:\n  type: bf16\n", {"test.yaml:2:9", "kv.type", "auto, f16 or f32", "'bf16'"});
+  ExpectError("kv:\n  type: 16\n", {"kv.type", "auto, f16 or f32"});
+  EXPECT_EQ(kernels::KvCacheTypeFor(kernels::KvCacheSetting::kAuto, "cuda"), kernels::KvCacheType::kF16);
+  EXPECT_EQ(kernels::KvCacheTypeFor(kernels::KvCacheSetting::kAuto, "cpu"), kernels::KvCacheType::kF32);
+  EXPECT_EQ(kernels::KvCacheTypeFor(kernels::KvCacheSetting::kF16, "cpu"), kernels::KvCacheType::kF16);
+  EXPECT_EQ(kernels::KvCacheTypeFor(kernels::KvCacheSetting::kF32, "cuda"), kernels::KvCacheType::kF32);
 }
 
 // engine.tf32_prefill, the boolean the key replaced, still loads: true is tf32, false is f32.

@@ -73,18 +73,20 @@ TEST(BenchOptionsTest, PrefillPrecisionFlag) {
       << o.status();
 }
 
-// --kv-type: f16 when absent (kv.type's default), f32 on request, other values refused by name.
+// --kv-type: auto when absent (kv.type's default), f16 or f32 on request, other values refused by name.
 TEST(BenchOptionsTest, KvTypeFlag) {
-  for (const auto& [extra, want] : {std::pair{std::vector<std::string>{}, kernels::KvCacheType::kF16},
-                                    std::pair{std::vector<std::string>{"--kv-type", "f32"}, kernels::KvCacheType::kF32},
-                                    std::pair{std::vector<std::string>{"--kv-type=f16"}, kernels::KvCacheType::kF16}}) {
+  for (const auto& [extra, want] :
+       {std::pair{std::vector<std::string>{}, kernels::KvCacheSetting::kAuto},
+        std::pair{std::vector<std::string>{"--kv-type", "f32"}, kernels::KvCacheSetting::kF32},
+        std::pair{std::vector<std::string>{"--kv-type=f16"}, kernels::KvCacheSetting::kF16}}) {
     absl::StatusOr<BenchOptions> o = TinyOptionsWith(extra);
     ASSERT_TRUE(o.ok()) << o.status();
     EXPECT_EQ(o->kv_type, want) << (extra.empty() ? "(default)" : extra.back());
   }
   absl::StatusOr<BenchOptions> o = TinyOptionsWith({"--kv-type", "q8_0"});
   ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("--kv-type: expected f16 or f32, got 'q8_0'"), std::string::npos) << o.status();
+  EXPECT_NE(o.status().message().find("--kv-type: expected auto, f16 or f32, got 'q8_0'"), std::string::npos)
+      << o.status();
 }
 
 TEST(BenchBudgetTest, FractionsAndBytes) {
@@ -272,7 +274,7 @@ check(len(d["config"]["stream_ids"]) == d["config"]["stream_tokens"] == 20, "str
 # The CPU computes in float32 whatever --prefill-precision says (tf32 here).
 check(c["prefill_precision"] == "f32" and "tf32_prefill" not in c, "prefill_precision %s" % c.get("prefill_precision"))
 check(c["prefill_runs"] == 3, "prefill_runs %s" % c.get("prefill_runs"))
-check(c["kv_type"] == "f16", "kv_type %s" % c.get("kv_type"))  # kv.type's default
+check(c["kv_type"] == "f32", "kv_type %s" % c.get("kv_type"))  # auto on the CPU
 print("\n".join(bad) if bad else "OK")
 sys.exit(1 if bad else 0)
 )PY";

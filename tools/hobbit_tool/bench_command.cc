@@ -65,7 +65,7 @@ BenchConfig DescribeRun(const BenchOptions& o, const BenchModel& model, const ru
   b.cuda_graphs = o.cuda_graphs && backend.can_record();
   b.prefill_precision = std::string(
       runtime::PrefillPrecisionName(backend.name() == "cuda" ? o.prefill_precision : runtime::PrefillPrecision::kF32));
-  b.kv_type = std::string(kernels::KvCacheTypeName(o.kv_type));
+  b.kv_type = std::string(kernels::KvCacheTypeName(kernels::KvCacheTypeFor(o.kv_type, backend.name())));
   b.link_bytes_per_second = link;
   b.decode_weight_bytes = DecodeWeightBytes(*model.file, c.n_expert, c.n_expert_used);
   b.roofline_bytes_per_second = o.roofline_bandwidth;

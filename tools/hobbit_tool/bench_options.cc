@@ -92,11 +92,13 @@ absl::StatusOr<runtime::PrefillPrecision> PrefillPrecisionFlag(const FlagParser&
   return *precision;
 }
 
-// --kv-type, refused like --prefill-precision when it names no type.
-absl::StatusOr<kernels::KvCacheType> KvTypeFlag(const FlagParser& flags) {
+// --kv-type, refused like --prefill-precision when it names no setting.
+absl::StatusOr<kernels::KvCacheSetting> KvTypeFlag(const FlagParser& flags) {
   const std::string value = flags.GetString("kv-type");
-  const std::optional<kernels::KvCacheType> type = kernels::ParseKvCacheType(value);
-  if (!type) return absl::InvalidArgumentError(absl::StrCat("--kv-type: expected f16 or f32, got '", value, "'"));
+  const std::optional<kernels::KvCacheSetting> type = kernels::ParseKvCacheSetting(value);
+  if (!type) {
+    return absl::InvalidArgumentError(absl::StrCat("--kv-type: expected auto, f16 or f32, got '", value, "'"));
+  }
   return *type;
 }
 
@@ -220,7 +222,8 @@ void AddBenchFlags(FlagParser& f) {
                        "them (engine.cuda_graphs; GPU only)", false, false, "on");
   f.Add("prefill-precision", "CUDA: products of more than 8 tokens in f16 (FP16 tensor cores, FP32 sums), tf32 "
                              "(tensor cores in TF32) or f32 (engine.prefill_precision)", false, false, "f16");
-  f.Add("kv-type", "the KV cache's element type, f16 or f32 (kv.type)", false, false, "f16");
+  f.Add("kv-type", "the KV cache's element type: f16, f32, or auto = f16 on CUDA, f32 on the CPU (kv.type)", false,
+        false, "auto");
   f.Add("state-dir", "keep the low-precision experts in this directory's cache and reuse them (experts.state_dir; "
                      "a --model file only: a synthesized one is new each run)", false, false, "");
   f.Add("cpu-path", "hobbit: on = compute a miss on the CPU when that beats copying it (experts.cpu_path)", false,

@@ -72,8 +72,9 @@ struct BenchOptions {
   bool cuda_graphs = true;     // resident: decode steps' layers recorded and replayed
   // CUDA: products of more than 8 tokens (engine.prefill_precision)
   runtime::PrefillPrecision prefill_precision = runtime::PrefillPrecision::kF16;
-  // The KV cache's element type (kv.type): every phase's sequences.
-  kernels::KvCacheType kv_type = kernels::KvCacheType::kF16;
+  // The KV cache's element type (kv.type; auto resolved on the bench's backend): every phase's
+  // sequences.
+  kernels::KvCacheSetting kv_type = kernels::KvCacheSetting::kAuto;
   bool tune = false;           // item 4: tune the eviction weights by replaying a routing trace
   int32_t calib_tokens = 128;
   double tune_step = 0.25;    // grid step of the weights on the simplex

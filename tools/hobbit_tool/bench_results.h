@@ -77,7 +77,7 @@ struct BenchConfig {
   // CUDA: the arithmetic of products of more than 8 tokens (f16, tf32, f32); "f32" on the other
   // backends, which compute in float32 whatever the flag says.
   std::string prefill_precision = "f32";
-  std::string kv_type = "f16";         // the KV cache's element type (--kv-type)
+  std::string kv_type = "f32";         // the KV cache's element type (--kv-type, resolved)
   double link_bytes_per_second = 0.0;  // measured pinned host->device bandwidth
   int64_t decode_weight_bytes = 0;     // weights one decode token reads at batch 1 (DecodeWeightBytes)
   double roofline_bytes_per_second = 0.0;  // --roofline-bandwidth (0: not given)

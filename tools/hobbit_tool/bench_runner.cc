@@ -159,7 +159,8 @@ void BenchRunner::SetFloor(const PhaseFigures* resident, PhaseFigures* f) const 
 absl::Status BenchRunner::RunStream(Loaded& m, bool reference, ModeResult* r) {
   const int32_t n = options_.stream_tokens;
   runtime::SequenceRunner seq(*m.model, backend_);
-  HOBBIT_RETURN_IF_ERROR(seq.Init(n, /*chunk=*/64, kBlockSize, options_.kv_type));
+  const kernels::KvCacheType kv_type = kernels::KvCacheTypeFor(options_.kv_type, backend_.name());
+  HOBBIT_RETURN_IF_ERROR(seq.Init(n, /*chunk=*/64, kBlockSize, kv_type));
   if (reference) reference_.assign(static_cast<size_t>(n - 1) * n_vocab_, 0.0f);
   QualityMeter quality;
   runtime::StepOutput out;
@@ -199,7 +200,7 @@ absl::Status BenchRunner::RunBatch(Loaded& m, PhaseFigures* f) {
   const int32_t b = options_.batch, p = options_.prompt_tokens, steps = options_.batch_steps;
   const int32_t per_seq = (p + kBatchWarmupSteps + steps + kBlockSize - 1) / kBlockSize;
   runtime::KvCacheShape shape = m.model->kv_shape();
-  shape.type = options_.kv_type;
+  shape.type = kernels::KvCacheTypeFor(options_.kv_type, backend_.name());
   HOBBIT_ASSIGN_OR_RETURN(auto kv, runtime::KvCache::Create(backend_, shape, kBlockSize, b * per_seq));
   std::vector<runtime::StepSequence> seqs(static_cast<size_t>(b));
   std::vector<int32_t> next(static_cast<size_t>(b));
@@ -252,7 +253,8 @@ absl::Status BenchRunner::RunPrefill(Loaded& m, int32_t n, PhaseFigures* f) {
   f->run_seconds.clear();
   for (int32_t run = -1; run < options_.prefill_runs; ++run) {
     runtime::SequenceRunner seq(*m.model, backend_);
-    HOBBIT_RETURN_IF_ERROR(seq.Init(n, /*chunk=*/n, kBlockSize, options_.kv_type));
+    const kernels::KvCacheType kv_type = kernels::KvCacheTypeFor(options_.kv_type, backend_.name());
+    HOBBIT_RETURN_IF_ERROR(seq.Init(n, /*chunk=*/n, kBlockSize, kv_type));
     // Run 0 keeps the tokens a single timed run always had.
     const uint64_t seed = run < 0 ? kPrefillWarmSeed : kPrefillSeed + static_cast<uint64_t>(run) * kPrefillRunSeedStep;
     const std::vector<int32_t> tokens = SeededTokens(n, n_vocab_, options_.seed + seed + n);

@@ -213,7 +213,7 @@ TEST_P(CudaModelGoldenTest, LogitsAndGreedyMatchCpuBackend) {
   EXPECT_EQ(long_replayed.recordings.failed, 0);
   ExpectSameDecode(long_replayed, long_direct);
 
-  // A half KV cache (the engine's default): prefill, decode (unsplit and split) and greedy stay the
+  // A half KV cache (the engine's default on CUDA): prefill, decode (unsplit and split) and greedy stay the
   // CPU backend's with the same cache type; replayed steps stay bit for bit the direct ones. The
   // backends' float K rows differ in their last bits, so an element near a rounding boundary can
   // land on neighbouring halves (4.9e-4 apart): the bound is 1e-4, which still catches an unwritten

@@ -138,10 +138,10 @@ void RunTogetherAndCompare(Engine& engine, const std::vector<GenerateRequest>& r
 }
 
 // KV-cache bytes for `blocks` blocks of the model's layers, of `options`' block size and element
-// type.
+// type on the CPU backend.
 int64_t CacheBytes(const ModelConfig& config, const KvOptions& options, int32_t blocks) {
   const int64_t bytes_per_token = int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) *
-                                  kernels::KvCacheTypeBytes(options.type);
+                                  kernels::KvCacheTypeBytes(kernels::KvCacheTypeFor(options.type, "cpu"));
   return bytes_per_token * options.block_size * blocks;
 }
 
@@ -219,22 +219,24 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   EXPECT_EQ(stats.requests_finished, 16u);
 }
 
-// kv.type: the same kv.cache_bytes holds twice the blocks in half (the default) as in float32,
-// and a float32 cache gives the reference's greedy tokens too.
+// kv.type: the same kv.cache_bytes holds twice the blocks in half as in float32 (auto, the
+// default, is float32 on the CPU backend), and both serve the reference's greedy tokens.
 TEST_P(EngineModelTest, KvTypeSizesTheCacheAndBothTypesServe) {
   EngineOptions options = Options();
   std::unique_ptr<Engine> probe = MakeEngine(options);
   ASSERT_NE(probe, nullptr);
   const ModelConfig config = probe->model_config();
   probe.reset();
-  ASSERT_EQ(options.kv.type, kernels::KvCacheType::kF16);
-  KvOptions f32 = options.kv;
-  f32.type = kernels::KvCacheType::kF32;
-  options.kv.cache_bytes = CacheBytes(config, f32, 24);
+  ASSERT_EQ(options.kv.type, kernels::KvCacheSetting::kAuto);
+  options.kv.cache_bytes = CacheBytes(config, options.kv, 24);
+  std::unique_ptr<Engine> automatic = MakeEngine(options);
+  ASSERT_NE(automatic, nullptr);
+  EXPECT_EQ(automatic->GetStats().kv_blocks_total, 24);
+  options.kv.type = kernels::KvCacheSetting::kF16;
   std::unique_ptr<Engine> half = MakeEngine(options);
   ASSERT_NE(half, nullptr);
   EXPECT_EQ(half->GetStats().kv_blocks_total, 48);
-  options.kv.type = kernels::KvCacheType::kF32;
+  options.kv.type = kernels::KvCacheSetting::kF32;
   std::unique_ptr<Engine> full = MakeEngine(options);
   ASSERT_NE(full, nullptr);
   EXPECT_EQ(full->GetStats().kv_blocks_total, 24);

@@ -130,7 +130,7 @@ TEST_P(ModelGoldenTest, GreedyContinuationAndFullLogitsMatchTransformers) {
   EXPECT_LT(RelativeError(out.logits, full), c.tolerance) << c.arch;
 }
 
-// A half KV cache (the engine's default): keys and values rounded to half move the logits by
+// A half KV cache (the engine's default on CUDA): keys and values rounded to half move the logits by
 // 3.4e-4 to 5.3e-4 of the reference's norm on these models (measured on every file), far below
 // what a misplaced or unwritten row gives (order 1); greedy continuations stay the reference's.
 TEST_P(ModelGoldenTest, HalfKvCacheStaysNearTransformers) {
