@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/base/kv_cache_type.h"
 #include "kernels/base/status_macros.h"
 #include "runtime/model/model_config.h"
 #include "runtime/sampling/sampling_params.h"
@@ -357,6 +358,9 @@ void ToProtoModelInfo(const runtime::ModelConfig& model, const runtime::EngineOp
   out->set_max_tokens_limit(limits.max_tokens_limit);
   out->set_backend(options.backend);
   out->set_kv_cache_bytes(options.kv.cache_bytes);
+  // options.backend is the backend the engine runs on (the daemon resolves "auto" before serving).
+  const kernels::KvCacheType kv_type = kernels::KvCacheTypeFor(options.kv.type, options.backend);
+  out->set_kv_cache_type(std::string(kernels::KvCacheTypeName(kv_type)));
   out->set_has_chat_template(has_chat_template);
   out->set_server_version(std::string(ServerVersion()));
 }

@@ -107,6 +107,9 @@ TEST_F(DaemonTest, ChatTokenizeInfoAndStats) {
   EXPECT_EQ(info.experts(), 8);
   EXPECT_GT(info.vocab_size(), 0);
   EXPECT_EQ(info.max_context(), info.context_length_train());
+  // The backend the engine runs on (not "auto"), and kv.type auto resolved on it.
+  EXPECT_TRUE(info.backend() == "cpu" || info.backend() == "cuda") << info.backend();
+  EXPECT_EQ(info.kv_cache_type(), info.backend() == "cuda" ? "f16" : "f32");
 
   v1::GetCacheStatsResponse stats = daemon_->Stats();
   EXPECT_GT(stats.kv_blocks_total(), 0);
