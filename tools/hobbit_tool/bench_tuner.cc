@@ -103,7 +103,8 @@ absl::StatusOr<std::vector<RoutingTraceEntry>> RecordTrace(const BenchOptions& o
   HOBBIT_ASSIGN_OR_RETURN(auto model, runtime::Model::Load(file, backend, std::move(load)));
   store = raw_loader->shared_store();
   runtime::SequenceRunner seq(*model, backend);
-  HOBBIT_RETURN_IF_ERROR(seq.Init(static_cast<int32_t>(calibration.size())));
+  HOBBIT_RETURN_IF_ERROR(seq.Init(static_cast<int32_t>(calibration.size()), /*chunk=*/64, /*block_size=*/16,
+                                  kernels::KvCacheTypeFor(options.kv_type, backend.name())));
   runtime::StepOutput out;
   for (const int32_t& t : calibration) HOBBIT_RETURN_IF_ERROR(seq.Append({&t, 1}, runtime::LogitsWanted::kNone, &out));
   return raw->trace();

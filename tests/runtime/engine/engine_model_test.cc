@@ -138,10 +138,10 @@ void RunTogetherAndCompare(Engine& engine, const std::vector<GenerateRequest>& r
 }
 
 // KV-cache bytes for `blocks` blocks of the model's layers, of `options`' block size and element
-// type on the CPU backend.
-int64_t CacheBytes(const ModelConfig& config, const KvOptions& options, int32_t blocks) {
+// type on `backend` (an engine's backend_name(): with engine.backend auto, a GPU host runs CUDA).
+int64_t CacheBytes(const ModelConfig& config, const KvOptions& options, const std::string& backend, int32_t blocks) {
   const int64_t bytes_per_token = int64_t{config.n_layer} * config.n_head_kv * (config.head_dim_k + config.head_dim_v) *
-                                  kernels::KvCacheTypeBytes(kernels::KvCacheTypeFor(options.type, "cpu"));
+                                  kernels::KvCacheTypeBytes(kernels::KvCacheTypeFor(options.type, backend));
   return bytes_per_token * options.block_size * blocks;
 }
 
@@ -177,6 +177,7 @@ std::unique_ptr<Engine> MakeRecordingEngine(const EngineOptions& options) {
 struct ConcurrentWorkload {
   EngineOptions options;
   ModelConfig config;
+  std::string backend;  // the probe engine's backend_name()
   std::vector<GenerateRequest> requests;
 };
 
@@ -188,9 +189,10 @@ std::optional<ConcurrentWorkload> MakeConcurrentWorkload(
   std::unique_ptr<Engine> probe = make(options);
   if (probe == nullptr) return std::nullopt;
   const ModelConfig config = probe->model_config();
+  const std::string backend = probe->backend_name();
   probe.reset();
   std::vector<GenerateRequest> requests = MixedRequests(ReadIds(FixturePath(fixture, "prompt.txt")), config);
-  return ConcurrentWorkload{std::move(options), config, std::move(requests)};
+  return ConcurrentWorkload{std::move(options), config, backend, std::move(requests)};
 }
 
 TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
@@ -208,7 +210,7 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
   }
   // Together, with a KV cache of 40 blocks (320 tokens) for ~1000 tokens of work: continuous
   // batching, chunked prefill and preemption with recompute.
-  options.kv.cache_bytes = CacheBytes(config, options.kv, 40);
+  options.kv.cache_bytes = CacheBytes(config, options.kv, workload->backend, 40);
   std::unique_ptr<Engine> engine = MakeEngine(options);
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(engine->GetStats().kv_blocks_total, 40);
@@ -220,18 +222,22 @@ TEST_P(EngineModelTest, ConcurrentGreedyMatchesAlone) {
 }
 
 // kv.type: the same kv.cache_bytes holds twice the blocks in half as in float32 (auto, the
-// default, is float32 on the CPU backend), and both serve the reference's greedy tokens.
+// default, is float32 on the CPU backend and half on CUDA), and both serve the reference's greedy
+// tokens.
 TEST_P(EngineModelTest, KvTypeSizesTheCacheAndBothTypesServe) {
   EngineOptions options = Options();
   std::unique_ptr<Engine> probe = MakeEngine(options);
   ASSERT_NE(probe, nullptr);
   const ModelConfig config = probe->model_config();
+  const std::string backend = probe->backend_name();
   probe.reset();
   ASSERT_EQ(options.kv.type, kernels::KvCacheSetting::kAuto);
-  options.kv.cache_bytes = CacheBytes(config, options.kv, 24);
+  KvOptions f32 = options.kv;
+  f32.type = kernels::KvCacheSetting::kF32;
+  options.kv.cache_bytes = CacheBytes(config, f32, backend, 24);
   std::unique_ptr<Engine> automatic = MakeEngine(options);
   ASSERT_NE(automatic, nullptr);
-  EXPECT_EQ(automatic->GetStats().kv_blocks_total, 24);
+  EXPECT_EQ(automatic->GetStats().kv_blocks_total, backend == "cuda" ? 48 : 24) << backend;
   options.kv.type = kernels::KvCacheSetting::kF16;
   std::unique_ptr<Engine> half = MakeEngine(options);
   ASSERT_NE(half, nullptr);
@@ -270,7 +276,7 @@ TEST_P(EngineModelTest, RecordedDecodeStepsUnderContinuousBatching) {
     alone = RunAlone(*engine, requests);
     EXPECT_EQ(engine->GetStats().recordings.replayed, 0u);
   }
-  options.kv.cache_bytes = CacheBytes(config, options.kv, 40);
+  options.kv.cache_bytes = CacheBytes(config, options.kv, workload->backend, 40);
   ASSERT_TRUE(options.cuda_graphs);
   std::unique_ptr<Engine> engine = MakeRecordingEngine(options);
   ASSERT_NE(engine, nullptr);
