@@ -28,9 +28,9 @@ inline std::optional<KvCacheSetting> ParseKvCacheSetting(std::string_view s) {
 }
 
 // The type a setting gives on the backend named `backend` ("cuda", "cpu"). auto: half on CUDA,
-// where it costs ~1 % of decode speed at short contexts and nothing after 4,000 positions (H200);
-// float32 on the CPU, whose attention converts each half element as it reads it (decode after 400
-// positions ran ~25 % slower on the demo model) and whose memory is rarely the limit.
+// where it costs ~1 % of decode speed at short contexts and nothing after 4,000 positions (H200)
+// and the GPU's memory is what the expert cache competes for; float32 on the CPU, whose memory is
+// rarely the limit, so its results stay those of a float32 cache.
 inline KvCacheType KvCacheTypeFor(KvCacheSetting setting, std::string_view backend) {
   if (setting == KvCacheSetting::kF16) return KvCacheType::kF16;
   if (setting == KvCacheSetting::kF32) return KvCacheType::kF32;
