@@ -31,7 +31,8 @@ _spec = importlib.util.spec_from_file_location(
     "sass_wait_check", os.path.join(os.path.dirname(os.path.abspath(__file__)), "sass_wait_check.py"))
 _wait_check = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_wait_check)
-parse = _wait_check.parse  # {function name: [(address, predicate, opcode, operands)]}
+# {function name: [(address, predicate, opcode, operands)]} of a listing, or None after an error
+read_listing = _wait_check.read_listing
 
 REGISTER = re.compile(r"(?<![A-Z_])R(\d+)(\.64)?")
 STORES = ("ST", "RED", "ATOM")
@@ -108,16 +109,8 @@ def main(argv=None):
         return 2
     checked = reported = 0
     for path in args.sass:
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError as e:
-            print("sass_load_chains: cannot read %s: %s" % (path, e.strerror), file=sys.stderr)
-            return 2
-        functions = parse(text)
-        if not functions:
-            print("sass_load_chains: %s holds no 'Function :' listing (cuobjdump -sass output?)" % path,
-                  file=sys.stderr)
+        functions = read_listing(path, "sass_load_chains")
+        if functions is None:
             return 2
         for name, code in functions.items():
             if args.kernel and not re.search(args.kernel, name):

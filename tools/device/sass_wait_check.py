@@ -46,6 +46,22 @@ def parse(text):
     return functions
 
 
+def read_listing(path, tool):
+    """parse() of the file at path; None, after a message on stderr naming the tool and the file,
+    when it cannot be read or holds no function listing."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        print("%s: cannot read %s: %s" % (tool, path, e.strerror), file=sys.stderr)
+        return None
+    functions = parse(text)
+    if not functions:
+        print("%s: %s holds no 'Function :' listing (cuobjdump -sass output?)" % (tool, path), file=sys.stderr)
+        return None
+    return functions
+
+
 def branch_targets(code):
     targets = set()
     for _, _, op, args in code:
@@ -108,16 +124,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     checked = reported = 0
     for path in args.sass:
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError as e:
-            print("sass_wait_check: cannot read %s: %s" % (path, e.strerror), file=sys.stderr)
-            return 2
-        functions = parse(text)
-        if not functions:
-            print("sass_wait_check: %s holds no 'Function :' listing (cuobjdump -sass output?)" % path,
-                  file=sys.stderr)
+        functions = read_listing(path, "sass_wait_check")
+        if functions is None:
             return 2
         for name, code in functions.items():
             if args.kernel and not re.search(args.kernel, name):
